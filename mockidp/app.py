@@ -1,0 +1,254 @@
+"""Starlette glue: host routing, one Mount per authority, parse each request once, consult the fault plan,
+call the handler, render errors in the authority's shape, journal the exchange."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+import logging
+import time
+import traceback
+from typing import Any
+from urllib.parse import parse_qsl
+
+from starlette.applications import Starlette
+from starlette.requests import Request as StarletteRequest
+from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from mockidp.authorities.base import Authority, Endpoint
+from mockidp.engine import Engine
+from mockidp.errors import BadRequestBody, OAuthError, server_error
+from mockidp.faults import Fault
+from mockidp.journal import Entry, masked
+from mockidp.request import Reply, Request
+
+MAX_BODY = 1024 * 1024
+log = logging.getLogger("mockidp")
+
+
+def parse_pairs(raw: bytes, what: str) -> tuple[dict[str, str], set[str]]:
+    try:
+        text = raw.decode("utf-8")
+        pairs = parse_qsl(text, keep_blank_values=True, errors="strict", max_num_fields=1000)
+    except UnicodeDecodeError as exc:
+        raise BadRequestBody(f"{what} is not valid UTF-8") from exc
+    except ValueError as exc:
+        raise BadRequestBody(f"{what} is not valid application/x-www-form-urlencoded: {exc}") from exc
+    out: dict[str, str] = {}
+    dups: set[str] = set()
+    for k, v in pairs:
+        if k in out:
+            dups.add(k)
+        else:
+            out[k] = v
+    return out, dups
+
+
+def external_base(scope: Scope, headers: dict[str, str], engine: Engine, prefix: str) -> str:
+    if scope.get("mockidp.host_routed"):
+        prefix = ""
+    if engine.world.server.base_url:
+        return engine.world.server.base_url.rstrip("/") + prefix
+    scheme = headers.get("x-forwarded-proto", "").split(",")[0].strip() or scope.get("scheme", "http")
+    host = headers.get("x-forwarded-host", "").split(",")[0].strip() or headers.get("host", "")
+    if not host:
+        server = scope.get("server") or ("localhost", None)
+        host = f"{server[0]}:{server[1]}" if server[1] else server[0]
+    return f"{scheme}://{host}{prefix}"
+
+
+def to_response(reply: Reply) -> Response:
+    headers = dict(reply.headers)
+    if reply.json is not None:
+        return Response(json.dumps(reply.json), reply.status, headers, media_type="application/json")
+    if reply.html is not None:
+        return HTMLResponse(reply.html, reply.status, headers)
+    if reply.text is not None:
+        return PlainTextResponse(reply.text, reply.status, headers)
+    return Response(b"", reply.status, headers)
+
+
+class EndpointApp:
+    """The ASGI app behind one authority endpoint."""
+
+    def __init__(self, engine: Engine, authority: Authority, endpoint: Endpoint) -> None:
+        self.engine, self.authority, self.endpoint = engine, authority, endpoint
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = time.perf_counter()
+        req: Request | None = None
+        fault: Fault | None = None
+        try:
+            req = await self.parse(scope, receive)
+            params = dict(req.params)
+            if req.basic:
+                params.setdefault("client_id", req.basic[0])
+            fault = self.engine.faults.take(self.authority.name, self.endpoint.name, params)
+            if fault is not None and fault.delay:
+                await asyncio.sleep(fault.delay)
+            if fault is not None and fault.drop:
+                await self.drop(send)
+                return
+            if fault is not None and (fault.status is not None or fault.error or fault.malformed):
+                reply = self.fault_reply(fault, req)
+            else:
+                reply = await self.call(req)
+        except OAuthError as err:
+            reply = self.authority.render_error(err, req)
+        except Exception:  # noqa: BLE001 - the harness must answer in the authority's shape, and the test must fail
+            self.engine.record_server_error(traceback.format_exc())
+            reply = self.authority.render_error(server_error(), req)
+        await to_response(reply)(scope, receive, send)
+        self.record(scope, req, reply, fault, started)
+
+    async def call(self, req: Request) -> Reply:
+        try:
+            result = self.endpoint.handler(req)
+            if inspect.isawaitable(result):
+                result = await result
+            return result
+        except OAuthError as err:
+            return self.authority.render_error(err, req)
+
+    async def parse(self, scope: Scope, receive: Receive) -> Request:
+        sreq = StarletteRequest(scope, receive)
+        headers = {k.lower(): v for k, v in sreq.headers.items()}
+        query, qdups = parse_pairs(scope.get("query_string", b""), "the query string")
+        body = b""
+        declared = headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > MAX_BODY:
+            raise BadRequestBody("request body larger than 1 MiB", 413)
+        async for chunk in sreq.stream():
+            body += chunk
+            if len(body) > MAX_BODY:
+                raise BadRequestBody("request body larger than 1 MiB", 413)
+        form: dict[str, str] = {}
+        fdups: set[str] = set()
+        ctype = headers.get("content-type", "").split(";")[0].strip().lower()
+        if body and ctype == "application/x-www-form-urlencoded":
+            form, fdups = parse_pairs(body, "the request body")
+        client = scope.get("client") or ("", 0)
+        return Request(
+            method=scope["method"],
+            path=scope["path"],
+            base=external_base(scope, headers, self.engine, self.authority.prefix),
+            headers=headers,
+            query=query,
+            form=form,
+            duplicates=qdups | fdups,
+            path_params={k: str(v) for k, v in scope.get("path_params", {}).items()},
+            client_host=client[0],
+            body=body,
+        )
+
+    def fault_reply(self, fault: Fault, req: Request) -> Reply:
+        headers = dict(fault.headers)
+        if fault.retry_after is not None:
+            headers["retry-after"] = str(fault.retry_after)
+        if fault.malformed:
+            return Reply(fault.status or 200, text='{"access_token": "', headers={"content-type": "application/json", **headers})
+        if fault.error:
+            err = self.authority.named_error(fault.error, fault.error_description)
+            if fault.status is not None:
+                err.status = fault.status
+            reply = self.authority.render_error(err, req)
+            reply.headers.update(headers)
+            return reply
+        status = fault.status or 500
+        if isinstance(fault.body, (dict, list)):
+            return Reply(status, json=fault.body, headers=headers)
+        if fault.body is not None:
+            return Reply(status, text=str(fault.body), headers=headers)
+        return self.authority.render_error(OAuthError("temporarily_unavailable", f"injected fault {fault.id}", status, headers=headers), req)
+
+    @staticmethod
+    async def drop(send: Send) -> None:
+        # Promise a body, send a fragment, stop: the server closes the connection mid-response.
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"4096")]})
+        try:
+            await send({"type": "http.response.body", "body": b"{", "more_body": False})
+        except RuntimeError:
+            pass
+
+    def record(self, scope: Scope, req: Request | None, reply: Reply, fault: Fault | None, started: float) -> None:
+        params = req.params if req else {}
+        client_id = params.get("client_id") or (req.basic[0] if req and req.basic else None)
+        headers = {k: v for k, v in (req.headers if req else {}).items() if k in ("authorization", "content-type", "host", "user-agent", "x-customer-number", "x-billing-account-number", "cookie")}
+        self.engine.journal.record(
+            Entry(
+                seq=self.engine.journal.next_seq(),
+                time=self.engine.clock.now(),
+                authority=self.authority.name,
+                endpoint=self.endpoint.name,
+                method=scope["method"],
+                path=scope["path"],
+                status=reply.status if not (fault and fault.drop) else 0,
+                client_id=client_id,
+                error=reply.error or (reply.json.get("error") if isinstance(reply.json, dict) and reply.status >= 400 else None),
+                params=masked(params),
+                headers=masked(headers),
+                fault=fault.id if fault else None,
+                issued=list(reply.issued),
+                duration_ms=round((time.perf_counter() - started) * 1000, 3),
+            )
+        )
+
+
+class HostRouting:
+    """Requests whose Host is an authority's real hostname are served at the root, as the real host serves them."""
+
+    def __init__(self, app: ASGIApp, engine: Engine) -> None:
+        self.app, self.engine = app, engine
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and not scope["path"].startswith(("/_mockidp", "/healthz")):
+            host = ""
+            for k, v in scope.get("headers", []):
+                if k in (b"x-forwarded-host", b"host"):
+                    host = v.decode("latin-1").split(",")[0].strip()
+                    if k == b"x-forwarded-host":
+                        break
+            hostname = host.rsplit(":", 1)[0] if not host.startswith("[") else host
+            for authority in self.engine.authorities.values():
+                if authority.matches_host(hostname) and not scope["path"].startswith(authority.prefix + "/"):
+                    scope = dict(scope, path=authority.prefix + scope["path"], raw_path=None)
+                    scope["mockidp.host_routed"] = True
+                    break
+        await self.app(scope, receive, send)
+
+
+def authority_routes(engine: Engine) -> list[BaseRoute]:
+    routes: list[BaseRoute] = []
+    for authority in engine.authorities.values():
+        inner = [
+            Route(ep.path, EndpointApp(engine, authority, ep), methods=list(ep.methods), name=f"{authority.name}:{ep.name}")
+            for ep in authority.endpoints()
+        ]
+        routes.append(Mount(authority.prefix, routes=inner, name=authority.name))
+    return routes
+
+
+async def not_found(request: StarletteRequest, exc: Exception) -> Response:
+    status = getattr(exc, "status_code", 404)
+    text = {404: "Not found", 405: "Method not allowed"}.get(status, "Error")
+    return JSONResponse({"error": "not_found" if status == 404 else "method_not_allowed", "error_description": f"{text}: {request.method} {request.url.path}"}, status)
+
+
+def build_app(engine: Engine) -> ASGIApp:
+    from mockidp.control import control_routes
+
+    async def healthz(request: StarletteRequest) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    routes: list[BaseRoute] = [Route("/healthz", healthz), *control_routes(engine), *authority_routes(engine)]
+    app = Starlette(routes=routes, exception_handlers={404: not_found, 405: not_found})
+    app.state.engine = engine
+    return HostRouting(app, engine)
+
+
+def asgi_app(engine: Engine | None = None) -> Any:
+    """An ASGI app over a fresh (or given) engine, for `uvicorn mockidp.app:asgi_app --factory` and httpx transports."""
+    return build_app(engine or Engine())

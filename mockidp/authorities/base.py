@@ -1,0 +1,106 @@
+"""What every authority shares: a name, a path prefix and real hostnames, issuers with their own key sets,
+endpoints, and the way errors are rendered on the wire."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from mockidp.errors import OAuthError
+from mockidp.keys import KeySet
+from mockidp.request import Reply, Request
+
+if TYPE_CHECKING:
+    from mockidp.engine import Engine
+
+Handler = Callable[[Request], Reply | Awaitable[Reply]]
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    path: str  # Starlette path below the prefix, e.g. "/auth/realms/{realm}/protocol/openid-connect/token"
+    name: str  # journal / fault name, e.g. "token"
+    handler: Handler
+    methods: tuple[str, ...] = ("GET",)
+
+
+@dataclass(frozen=True)
+class Issuer:
+    """One issuer of an authority (a realm, a tenant, a policy...) and where it publishes its metadata."""
+
+    id: str
+    keyset: KeySet
+    path: str  # issuer path below the authority base, e.g. "/auth/realms/demo-account"
+    discovery_path: str | None
+    jwks_path: str
+
+    def url(self, base: str) -> str:
+        return base + self.path
+
+
+class Authority:
+    name: ClassVar[str]
+    title: ClassVar[str]
+    prefix: ClassVar[str]
+    host_patterns: ClassVar[tuple[str, ...]] = ()  # real hostnames (regex, full match) that route here at the root
+    cert_hostnames: ClassVar[tuple[str, ...]] = ()  # the same names for the TLS certificate (wildcards allowed)
+
+    def __init__(self, engine: Engine, config: Any) -> None:
+        self.engine = engine
+        self.config = config
+        self.load()
+
+    # --- what an authority defines -------------------------------------------------------------
+    def load(self) -> None:
+        """Build lookup tables from self.config (called at start and by reset)."""
+
+    def endpoints(self) -> list[Endpoint]:
+        raise NotImplementedError
+
+    def issuers(self) -> list[Issuer]:
+        raise NotImplementedError
+
+    def render_error(self, err: OAuthError, req: Request | None) -> Reply:
+        return Reply(err.status, json=err.body(), headers=dict(err.headers), error=err.error)
+
+    def named_error(self, name: str, description: str | None = None) -> OAuthError:
+        """An error of this authority by name, for faults (e.g. `invalid_grant`)."""
+        return OAuthError(name, description or name.replace("_", " "), 400)
+
+    def demo_lines(self) -> list[str]:
+        return []
+
+    # --- shared helpers ---------------------------------------------------------------------------
+    def keyset(self, issuer_id: str, alg: str = "RS256", kid_style: str = "thumbprint") -> KeySet:
+        return self.engine.keys.keyset(f"{self.name}-{issuer_id}", alg, kid_style)
+
+    def default_base(self) -> str:
+        """The base URL outside of a request (CLI minting, the plugin): the engine's, plus the prefix."""
+        return self.engine.base_url.rstrip("/") + self.prefix
+
+    def matches_host(self, host: str) -> bool:
+        return any(re.fullmatch(p, host, re.IGNORECASE) for p in self.host_patterns)
+
+    @property
+    def now(self) -> float:
+        return self.engine.clock.now()
+
+    def mint(self, claims: dict[str, Any], issuer_id: str | None = None, base: str | None = None, lifetime: int = 3600) -> str:
+        """A token from one of this authority's issuers with the given claims (iss/iat/exp/jti filled in when absent)."""
+        import uuid
+
+        from mockidp.tokens import sign
+
+        issuers = self.issuers()
+        issuer = next((i for i in issuers if i.id == issuer_id), None) if issuer_id else (issuers[0] if issuers else None)
+        if issuer is None:
+            raise KeyError(f"{self.name} has no issuer {issuer_id!r}; known: {', '.join(i.id for i in issuers)}")
+        now = int(self.now)
+        full = {"iss": issuer.url(base or self.default_base()), "iat": now, "nbf": now, "exp": now + lifetime, "jti": str(uuid.uuid4()), **claims}
+        return sign(issuer.keyset, full)
+
+    def reset(self) -> None:
+        """Back to the loaded world (runtime changes to the registries are dropped)."""
+        self.load()

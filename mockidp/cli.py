@@ -1,0 +1,136 @@
+"""`mockidp serve | world check | token | keys generate`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from mockidp.engine import REPO_KEYS, Engine, default_state_dir
+from mockidp.world import WorldError, load_world
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    return os.environ.get(name, default)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from mockidp.server import MockIdpServer
+
+    world = load_world(args.world)
+    engine = Engine(world, state_dir=args.state_dir)
+    server = MockIdpServer(engine, host=args.host, port=args.port, tls=not args.no_tls, state_dir=args.state_dir, log_level=args.log_level)
+    server.start()
+    print(f"mockidp serving {world.source} on {server.url}")
+    if server.ca_bundle:
+        print(f"CA bundle (trust this): {server.ca_bundle}")
+    print(f"health: {server.url}/healthz   world: {server.url}/_mockidp/world")
+    for authority in engine.authorities.values():
+        print(f"\n{authority.title}: {server.url}{authority.prefix}")
+        for issuer in authority.issuers():
+            if issuer.discovery_path:
+                print(f"  discovery: {server.url}{authority.prefix}{issuer.discovery_path}")
+            print(f"  jwks:      {server.url}{authority.prefix}{issuer.jwks_path}")
+        for line in authority.demo_lines():
+            print(f"  {line}")
+    sys.stdout.flush()
+    server.serve_forever()
+    return 0
+
+
+def cmd_world_check(args: argparse.Namespace) -> int:
+    try:
+        world = load_world(args.file)
+    except WorldError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    engine = Engine(world, state_dir=args.state_dir)
+    counts = ", ".join(f"{a.name}: {len(a.issuers())} issuer(s)" for a in engine.authorities.values())
+    print(f"{args.file}: ok ({counts})")
+    return 0
+
+
+def cmd_token(args: argparse.Namespace) -> int:
+    engine = Engine(load_world(args.world), state_dir=args.state_dir, base_url=args.base_url)
+    claims: dict[str, object] = {}
+    for item in args.claim:
+        key, sep, value = item.partition("=")
+        if not sep:
+            print(f"error: --claim wants NAME=VALUE, got {item!r}", file=sys.stderr)
+            return 2
+        try:
+            claims[key] = json.loads(value)
+        except json.JSONDecodeError:
+            claims[key] = value
+    try:
+        authority = engine.authority(args.authority)
+        print(authority.mint(claims, issuer_id=args.issuer, lifetime=args.lifetime))
+    except KeyError as exc:
+        print(f"error: {exc.args[0]}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def cmd_keys_generate(args: argparse.Namespace) -> int:
+    """Write every issuer's signing key of the world into DIR (committed development keys), plus demo client certs."""
+    from mockidp.keys import generate_private_key, self_signed_certificate, write_key_files
+
+    out = Path(args.dir)
+    for stem, cn in (("avaya-demo-jwt-client", "demo-jwt-client"), ("entra-demo-cert-app", "33333333-3333-3333-3333-333333333333")):
+        if not (out / f"{stem}.crt.pem").exists() or args.force:
+            key = generate_private_key("RS256")
+            write_key_files(out, stem, key, self_signed_certificate(key, cn))
+            print(f"client credential: {out / stem}.key.pem / .crt.pem")
+    engine = Engine(load_world(args.world), key_dirs=[out])
+    engine.keys.cache_dir = out  # generated keys land in DIR itself (key sets load lazily, on first use below)
+    for authority in engine.authorities.values():
+        for issuer in authority.issuers():
+            print(f"{authority.name}: {issuer.keyset.name} kid={issuer.keyset.active.kid}")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="mockidp", description="Stand-in identity providers for testing API clients.")
+    p.add_argument("--state-dir", type=Path, default=Path(_env("MOCKIDP_STATE_DIR") or default_state_dir()), help="where the local CA and generated keys are kept (default: %(default)s)")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("serve", help="serve every authority of a world over HTTPS")
+    s.add_argument("--world", default=_env("MOCKIDP_WORLD"), help="world file (TOML); default: the built-in default world")
+    s.add_argument("--host", default=_env("MOCKIDP_HOST", "127.0.0.1"))
+    s.add_argument("--port", type=int, default=int(_env("MOCKIDP_PORT", "8443") or 8443))
+    s.add_argument("--no-tls", action="store_true", default=_env("MOCKIDP_NO_TLS", "") in ("1", "true"), help="serve plain HTTP")
+    s.add_argument("--log-level", default=_env("MOCKIDP_LOG_LEVEL", "info"), choices=["critical", "error", "warning", "info", "debug"])
+    s.set_defaults(func=cmd_serve)
+
+    w = sub.add_parser("world", help="world files").add_subparsers(dest="world_command", required=True)
+    c = w.add_parser("check", help="validate a world file")
+    c.add_argument("file")
+    c.set_defaults(func=cmd_world_check)
+
+    t = sub.add_parser("token", help="mint a token from an authority (for curl users)")
+    t.add_argument("--authority", required=True)
+    t.add_argument("--issuer", help="issuer id (realm, tenant...); default: the authority's first")
+    t.add_argument("--claim", action="append", default=[], metavar="NAME=VALUE", help="a claim; VALUE is JSON if it parses")
+    t.add_argument("--lifetime", type=int, default=3600)
+    t.add_argument("--base-url", default="https://127.0.0.1:8443", help="scheme://host:port the issuer is under")
+    t.add_argument("--world", default=_env("MOCKIDP_WORLD"))
+    t.set_defaults(func=cmd_token)
+
+    k = sub.add_parser("keys", help="signing keys").add_subparsers(dest="keys_command", required=True)
+    g = k.add_parser("generate", help="write the world's development keys (what keys/ holds)")
+    g.add_argument("--dir", default=str(REPO_KEYS))
+    g.add_argument("--world", default=None)
+    g.add_argument("--force", action="store_true")
+    g.set_defaults(func=cmd_keys_generate)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except WorldError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1

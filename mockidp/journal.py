@@ -1,0 +1,59 @@
+"""The request journal: every request an authority answered, secrets masked, in a bounded log in the store."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from mockidp.store import Store
+
+KIND = "journal"
+SECRET_NAMES = ("secret", "password", "assertion", "code_verifier", "token", "authorization", "code", "cookie")
+MASK = "***"
+
+
+def is_secret(name: str) -> bool:
+    lowered = name.lower()
+    return any(part in lowered for part in SECRET_NAMES) and lowered not in ("token_type_hint", "grant_type", "response_type")
+
+
+def masked(params: dict[str, str]) -> dict[str, str]:
+    return {k: (MASK if is_secret(k) and v else v) for k, v in params.items()}
+
+
+@dataclass
+class Entry:
+    seq: int
+    time: float
+    authority: str
+    endpoint: str
+    method: str
+    path: str
+    status: int
+    client_id: str | None = None
+    error: str | None = None
+    params: dict[str, str] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)
+    fault: str | None = None
+    issued: list[str] = field(default_factory=list)  # tokens issued by this request (for the dashboard)
+    duration_ms: float = 0.0
+
+
+class Journal:
+    def __init__(self, store: Store, maxlen: int = 1000) -> None:
+        self.store = store
+        self.maxlen = maxlen
+        self._seq = 0
+
+    def record(self, entry: Entry) -> None:
+        self.store.append(KIND, asdict(entry), self.maxlen)
+
+    def next_seq(self) -> int:
+        self._seq += 1
+        return self._seq
+
+    def entries(self, **filters: Any) -> list[dict[str, Any]]:
+        return [e for e in self.store.log(KIND) if all(e.get(k) == v for k, v in filters.items() if v is not None)]
+
+    def clear(self) -> None:
+        self.store.clear(KIND)

@@ -1,0 +1,199 @@
+"""Signing keys: one key set per issuer, loaded once, rotated on demand, published without private parts."""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import hashlib
+import re
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.x509.oid import NameOID
+from joserfc.jwk import ECKey, KeySet as JoseKeySet, RSAKey
+
+KEY_TYPES = {"RS256": "RSA", "PS256": "RSA", "ES256": "EC"}
+PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def thumbprints(cert_der: bytes) -> tuple[str, str]:
+    """(x5t, x5t#S256) of a DER certificate: base64url SHA-1 and SHA-256."""
+    return b64url(hashlib.sha1(cert_der).digest()), b64url(hashlib.sha256(cert_der).digest())  # noqa: S324
+
+
+def generate_private_key(alg: str) -> PrivateKey:
+    if KEY_TYPES[alg] == "EC":
+        return ec.generate_private_key(ec.SECP256R1())
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+def self_signed_certificate(key: PrivateKey, common_name: str, days: int = 3650) -> x509.Certificate:
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    start = datetime.datetime(2024, 1, 1, tzinfo=datetime.timezone.utc)
+    return (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(start + datetime.timedelta(days=days))
+        .sign(key, hashes.SHA256())
+    )
+
+
+@dataclass(frozen=True)
+class SigningKey:
+    """A private key with its certificate. `kid` is the RFC 7638 thumbprint, or the certificate's x5t."""
+
+    kid: str
+    alg: str
+    jwk: RSAKey | ECKey
+    cert_der: bytes
+    x5t: str
+    x5t_s256: str
+
+    @classmethod
+    def from_objects(cls, private: PrivateKey, cert: x509.Certificate, alg: str, kid_style: str = "thumbprint") -> SigningKey:
+        jwk = RSAKey.import_key(private) if KEY_TYPES[alg] == "RSA" else ECKey.import_key(private)
+        der = cert.public_bytes(serialization.Encoding.DER)
+        x5t, x5t_s256 = thumbprints(der)
+        kid = x5t if kid_style == "x5t" else jwk.thumbprint()
+        return cls(kid=kid, alg=alg, jwk=jwk, cert_der=der, x5t=x5t, x5t_s256=x5t_s256)
+
+    @classmethod
+    def generate(cls, alg: str, common_name: str, kid_style: str = "thumbprint") -> SigningKey:
+        private = generate_private_key(alg)
+        return cls.from_objects(private, self_signed_certificate(private, common_name), alg, kid_style)
+
+    def public_jwk(self) -> dict[str, object]:
+        """The JWKS entry: public parameters only, with the certificate chain and its thumbprints."""
+        public = self.jwk.as_dict(private=False)
+        entry: dict[str, object] = {"kid": self.kid, "kty": public["kty"], "alg": self.alg, "use": "sig"}
+        entry.update({k: v for k, v in public.items() if k != "kty"})
+        entry["x5c"] = [base64.b64encode(self.cert_der).decode()]
+        entry["x5t"] = self.x5t
+        entry["x5t#S256"] = self.x5t_s256
+        return entry
+
+    def public_key_der_b64(self) -> str:
+        """Base64 DER SubjectPublicKeyInfo, as Keycloak's realm info `public_key` carries it."""
+        cert = x509.load_der_x509_certificate(self.cert_der)
+        spki = cert.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+        return base64.b64encode(spki).decode()
+
+
+@dataclass
+class KeySet:
+    """The keys of one issuer: the active one signs; every published one verifies."""
+
+    name: str
+    published: list[SigningKey]
+    kid_style: str = "thumbprint"
+    _initial: list[SigningKey] = field(default_factory=list, repr=False)
+
+    def __post_init__(self) -> None:
+        self._initial = list(self.published)
+
+    @property
+    def active(self) -> SigningKey:
+        return self.published[-1]
+
+    def rotate(self, new_key: SigningKey | None = None) -> SigningKey:
+        """Make a new key (or new_key) the signer; the old ones stay published until retired."""
+        new_key = new_key or SigningKey.generate(self.active.alg, self.name, self.kid_style)
+        self.published = [*self.published, new_key]
+        return new_key
+
+    def retire(self, kid: str | None = None) -> list[str]:
+        """Unpublish one key by kid, or every key but the active one. Returns the retired kids."""
+        keep = [k for k in self.published if (k.kid != kid if kid else k is self.active)]
+        if not keep:
+            raise ValueError("cannot retire the only key of a key set")
+        gone = [k.kid for k in self.published if k not in keep]
+        self.published = keep
+        return gone
+
+    def reset(self) -> None:
+        self.published = list(self._initial)
+
+    def find(self, kid: str | None) -> SigningKey | None:
+        return next((k for k in self.published if k.kid == kid), None)
+
+    def jwks(self) -> dict[str, list[dict[str, object]]]:
+        return {"keys": [k.public_jwk() for k in reversed(self.published)]}
+
+    def verification_keys(self) -> JoseKeySet:
+        return JoseKeySet([k.jwk for k in self.published])
+
+
+_SAFE = re.compile(r"[^A-Za-z0-9_.-]+")
+
+
+class KeyStore:
+    """Loads each issuer's key once, from committed development keys, else a cache dir, else generates it.
+
+    Files are `<name>.<alg>.key.pem` and `<name>.<alg>.crt.pem`. Generated keys are written to the
+    cache dir (when there is one) so a restart signs with the same keys.
+    """
+
+    def __init__(self, search_dirs: list[Path], cache_dir: Path | None = None) -> None:
+        self.search_dirs = [d for d in search_dirs if d]
+        self.cache_dir = cache_dir
+        self._sets: dict[tuple[str, str], KeySet] = {}
+        self._lock = threading.Lock()
+
+    def keyset(self, name: str, alg: str = "RS256", kid_style: str = "thumbprint") -> KeySet:
+        if alg not in KEY_TYPES:
+            raise ValueError(f"unsupported signing algorithm {alg!r}; choose one of {sorted(KEY_TYPES)}")
+        with self._lock:
+            ks = self._sets.get((name, alg))
+            if ks is None:
+                ks = self._sets[(name, alg)] = KeySet(name, [self._load_or_create(name, alg, kid_style)], kid_style)
+            return ks
+
+    def all(self) -> list[KeySet]:
+        return list(self._sets.values())
+
+    def reset(self) -> None:
+        for ks in self._sets.values():
+            ks.reset()
+
+    def _load_or_create(self, name: str, alg: str, kid_style: str) -> SigningKey:
+        stem = f"{_SAFE.sub('_', name)}.{alg}"
+        for d in [*self.search_dirs, *([self.cache_dir] if self.cache_dir else [])]:
+            key_path, crt_path = d / f"{stem}.key.pem", d / f"{stem}.crt.pem"
+            if key_path.is_file() and crt_path.is_file():
+                return load_signing_key(key_path, crt_path, alg, kid_style)
+        private = generate_private_key(alg)
+        cert = self_signed_certificate(private, name)
+        if self.cache_dir:
+            write_key_files(self.cache_dir, stem, private, cert)
+        return SigningKey.from_objects(private, cert, alg, kid_style)
+
+
+def load_signing_key(key_path: Path, crt_path: Path, alg: str, kid_style: str = "thumbprint") -> SigningKey:
+    # These are our own development keys: skipping RSA validation makes a load ~40x cheaper.
+    private = serialization.load_pem_private_key(key_path.read_bytes(), None, unsafe_skip_rsa_key_validation=True)
+    cert = x509.load_pem_x509_certificate(crt_path.read_bytes())
+    assert isinstance(private, (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey))
+    return SigningKey.from_objects(private, cert, alg, kid_style)
+
+
+def write_key_files(directory: Path, stem: str, private: PrivateKey, cert: x509.Certificate) -> tuple[Path, Path]:
+    directory.mkdir(parents=True, exist_ok=True)
+    key_path, crt_path = directory / f"{stem}.key.pem", directory / f"{stem}.crt.pem"
+    key_path.write_bytes(
+        private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    key_path.chmod(0o600)
+    crt_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    return key_path, crt_path

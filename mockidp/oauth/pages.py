@@ -1,0 +1,38 @@
+"""Browser pages shared by the authorization-code authorities: a login form with one-click demo users and a Deny
+button, and an error page that does NOT redirect (RFC 6749 §4.1.2.1: bad client_id or redirect_uri)."""
+
+from __future__ import annotations
+
+from functools import cache
+from urllib.parse import urlencode, urlsplit, urlunsplit, parse_qsl
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from mockidp.request import Reply
+
+AUTHORIZE_PARAMS = ("response_type", "client_id", "redirect_uri", "scope", "state", "nonce", "code_challenge", "code_challenge_method", "response_mode", "prompt", "login_hint")
+
+
+@cache
+def _env() -> Environment:
+    return Environment(loader=PackageLoader("mockidp", "templates"), autoescape=select_autoescape(["html"]))
+
+
+def login_page(title: str, action: str, params: dict[str, str], demo_users: list[str], error: str | None = None, username: str = "", status: int = 200) -> Reply:
+    hidden = {k: v for k, v in params.items() if k in AUTHORIZE_PARAMS}
+    html = _env().get_template("login.html").render(
+        title=title, action=action, hidden=hidden, demo_users=demo_users, error=error, username=username,
+        client_id=params.get("client_id", ""), scope=params.get("scope", ""),
+    )
+    return Reply(status, html=html, headers={"cache-control": "no-store"})
+
+
+def error_page(title: str, message: str, status: int = 400) -> Reply:
+    return Reply(status, html=_env().get_template("error.html").render(title=title, message=message), error="invalid_request")
+
+
+def redirect_with(redirect_uri: str, params: dict[str, str | None]) -> Reply:
+    """302 to redirect_uri with params added to its query (keeping any query it already has)."""
+    parts = urlsplit(redirect_uri)
+    query = parse_qsl(parts.query, keep_blank_values=True) + [(k, v) for k, v in params.items() if v is not None]
+    return Reply.redirect(urlunsplit(parts._replace(query=urlencode(query))))

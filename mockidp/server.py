@@ -1,0 +1,134 @@
+"""Run mockidp in a background thread: one uvicorn server on a pre-bound socket (port 0 by default), HTTPS
+with the local CA unless told otherwise. Readiness is an event set when uvicorn has started, never a sleep."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+from pathlib import Path
+from types import TracebackType
+
+import uvicorn
+
+from mockidp.app import build_app
+from mockidp.engine import Engine
+from mockidp.tls import TlsFiles, server_certificate
+
+
+class _IncompleteResponseFilter(logging.Filter):
+    """A planned dropped connection is not an error worth a log line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "without completing response" not in record.getMessage()
+
+
+logging.getLogger("uvicorn.error").addFilter(_IncompleteResponseFilter())
+
+
+class _Server(uvicorn.Server):
+    def __init__(self, config: uvicorn.Config, ready: threading.Event) -> None:
+        super().__init__(config)
+        self.ready = ready
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        self.ready.set()
+
+
+def bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.setblocking(False)
+    return sock
+
+
+def all_hostnames(engine: Engine) -> list[str]:
+    names = [n for a in engine.authorities.values() for n in a.cert_hostnames]
+    return names + list(engine.world.server.hostnames)
+
+
+class MockIdpServer:
+    """`with MockIdpServer() as idp:` serves the engine's authorities until the block ends."""
+
+    def __init__(
+        self,
+        engine: Engine | None = None,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        tls: bool = True,
+        state_dir: Path | None = None,
+        log_level: str = "warning",
+    ) -> None:
+        self.engine = engine or Engine(state_dir=state_dir)
+        self.host, self.port, self.tls = host, port, tls
+        self.state_dir = state_dir or self.engine.state_dir
+        self.log_level = log_level
+        self.tls_files: TlsFiles | None = None
+        self._thread: threading.Thread | None = None
+        self._server: _Server | None = None
+        self._error: BaseException | None = None
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{'https' if self.tls else 'http'}://{host}:{self.port}"
+
+    @property
+    def ca_bundle(self) -> Path | None:
+        return self.tls_files.ca_bundle if self.tls_files else None
+
+    def start(self, timeout: float = 30) -> MockIdpServer:
+        sock = bind(self.host, self.port)
+        self.port = sock.getsockname()[1]
+        self.engine.base_url = self.url
+        ssl: dict[str, str] = {}
+        if self.tls:
+            self.tls_files = server_certificate(self.state_dir / "ca", self.state_dir / "tls" / str(self.port), all_hostnames(self.engine))
+            ssl = {"ssl_certfile": str(self.tls_files.server_pem)}
+        config = uvicorn.Config(build_app(self.engine), log_level=self.log_level, lifespan="off", access_log=False, **ssl)  # type: ignore[arg-type]
+        ready = threading.Event()
+        self._server = _Server(config, ready)
+
+        def run() -> None:
+            try:
+                assert self._server is not None
+                self._server.run(sockets=[sock])
+            except BaseException as exc:  # noqa: BLE001 - reported to the thread that waits
+                self._error = exc
+            finally:
+                ready.set()
+                sock.close()
+
+        self._thread = threading.Thread(target=run, name=f"mockidp:{self.port}", daemon=True)
+        self._thread.start()
+        if not ready.wait(timeout) or self._error is not None or not self._server.started:
+            self.stop()
+            raise RuntimeError(f"mockidp did not start on {self.url}: {self._error!r}")
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        self._thread = None
+
+    def serve_forever(self) -> None:
+        """Block the calling thread until the server stops (Ctrl-C stops it)."""
+        assert self._thread is not None
+        try:
+            while self._thread.is_alive():
+                self._thread.join(0.5)
+        except KeyboardInterrupt:
+            self.stop()
+
+    def __enter__(self) -> MockIdpServer:
+        return self.start()
+
+    def __exit__(self, *exc: type[BaseException] | BaseException | TracebackType | None) -> None:
+        self.stop()
