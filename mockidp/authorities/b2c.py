@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mockidp.authorities.aad import aad_error, render_aad_error
 from mockidp.authorities.base import Authority, Endpoint, Issuer
 from mockidp.errors import OAuthError
 from mockidp.request import Reply, Request
@@ -64,6 +65,9 @@ class B2C(Authority):
     def demo_lines(self) -> list[str]:
         return [f"tenant {t.name} ({', '.join(t.policies)}): app {a.client_id} / {a.secret}" for t in self.config.tenants for a in t.apps]
 
+    def render_error(self, err: OAuthError, req: Request | None) -> Reply:
+        return render_aad_error(err, self.now)
+
     def endpoints(self) -> list[Endpoint]:
         return [
             Endpoint("/{domain}/{policy}/v2.0/.well-known/openid-configuration", "discovery", self.discovery),
@@ -74,10 +78,10 @@ class B2C(Authority):
         domain, policy = req.path_params.get("domain", ""), req.path_params.get("policy", "")
         tenant = self.tenants.get(domain.lower().removesuffix(".onmicrosoft.com"))
         if tenant is None:
-            raise OAuthError("invalid_tenant", f"AADB2C99002: Tenant '{domain}' not found.", 400)
+            raise aad_error("invalid_tenant", 90002, f"Tenant '{domain}' not found.")
         match = next((p for p in tenant.policies if p.lower() == policy.lower()), None)
         if match is None:
-            raise OAuthError("invalid_request", f"AADB2C90057: The policy '{policy}' does not exist.", 400)
+            raise aad_error("invalid_request", 90057, f"The policy '{policy}' does not exist.", prefix="AADB2C")
         return tenant, match
 
     def discovery(self, req: Request) -> Reply:

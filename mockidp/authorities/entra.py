@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from mockidp.authorities.aad import aad_error, render_aad_error
 from mockidp.authorities.base import Authority, Endpoint, Issuer
 from mockidp.errors import OAuthError
 from mockidp.request import Reply, Request
@@ -78,6 +79,9 @@ class Entra(Authority):
                 out.append(f"tenant {t.tenant_id}: app {app.app_id} / {cred}" + (f" (API {app.identifier_uris[0]})" if app.identifier_uris else ""))
         return out
 
+    def render_error(self, err: OAuthError, req: Request | None) -> Reply:
+        return render_aad_error(err, self.now)
+
     def endpoints(self) -> list[Endpoint]:
         return [
             Endpoint("/{tenant}/v2.0/.well-known/openid-configuration", "discovery", self.discovery),
@@ -88,7 +92,7 @@ class Entra(Authority):
         name = req.path_params.get("tenant", "")
         tenant = self.tenants.get(name.lower())
         if tenant is None:
-            raise OAuthError("invalid_tenant", f"AADSTS90002: Tenant '{name}' not found.", 400, code=90002)
+            raise aad_error("invalid_tenant", 90002, f"Tenant '{name}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud.")
         return tenant
 
     def discovery(self, req: Request) -> Reply:
