@@ -35,6 +35,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             print(f"  jwks:      {server.url}{authority.prefix}{issuer.jwks_path}")
         for line in authority.demo_lines():
             print(f"  {line}")
+    print("\nmockidp is ready (Ctrl-C stops it)")
     sys.stdout.flush()
     server.serve_forever()
     return 0
