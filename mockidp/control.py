@@ -1,43 +1,68 @@
-"""The HTTP face of the control surface, under /_mockidp/ (off every authority's paths)."""
+"""The control surface, HTTP face: /_mockidp/... endpoints (off every authority's paths) over `Control`,
+for tests in any language and the docker-compose stand-in. Documented at /_mockidp/openapi.json."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from mockidp.controls import FORGERIES, Control, ControlError
 from mockidp.engine import Engine
-from mockidp.faults import Fault
-from mockidp.world import world_as_dict
+from mockidp.openapi import openapi_document
+
+Handler = Callable[[Request], Awaitable[Response]]
 
 
-def _bad(message: str, status: int = 400) -> JSONResponse:
-    return JSONResponse({"error": "invalid_request", "error_description": message}, status)
-
-
-async def _json_body(request: Request) -> dict[str, Any]:
+async def json_body(request: Request) -> dict[str, Any]:
     raw = await request.body()
     if not raw:
         return {}
-    data = json.loads(raw)
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ControlError(f"the body is not valid JSON: {exc}") from exc
     if not isinstance(data, dict):
-        raise ValueError("the body must be a JSON object")
+        raise ControlError("the body must be a JSON object")
     return data
 
 
+def guarded(handler: Handler) -> Handler:
+    """Control errors (and wrong value types) become a JSON 4xx, never a 500."""
+
+    async def run(request: Request) -> Response:
+        try:
+            return await handler(request)
+        except ControlError as exc:
+            return JSONResponse({"error": "invalid_request", "error_description": str(exc)}, exc.status)
+        except (TypeError, ValueError, KeyError) as exc:
+            return JSONResponse({"error": "invalid_request", "error_description": f"{type(exc).__name__}: {exc}"}, 400)
+
+    return run
+
+
 def control_routes(engine: Engine) -> list[BaseRoute]:
+    control = Control(engine)
+
     async def world(request: Request) -> Response:
-        data = world_as_dict(engine.world)
+        data = control.world()
+        root = str(request.base_url).rstrip("/")
         data["authorities"] = {
             a.name: {
                 "title": a.title,
-                "base_url": str(request.base_url).rstrip("/") + a.prefix,
+                "base_url": root + a.prefix,
                 "issuers": [
-                    {"id": i.id, "issuer": str(request.base_url).rstrip("/") + a.prefix + i.path, "jwks_uri": str(request.base_url).rstrip("/") + a.prefix + i.jwks_path}
+                    {
+                        "id": i.id,
+                        "issuer": root + a.prefix + i.path,
+                        "jwks_uri": root + a.prefix + i.jwks_path,
+                        "discovery": root + a.prefix + i.discovery_path if i.discovery_path else None,
+                        "token_endpoint": root + a.prefix + i.token_path if i.token_path else None,
+                    }
                     for i in a.issuers()
                 ],
             }
@@ -45,8 +70,17 @@ def control_routes(engine: Engine) -> list[BaseRoute]:
         }
         return JSONResponse(data)
 
+    async def world_part(request: Request) -> Response:
+        path = request.path_params["path"]
+        if request.method == "POST":
+            return JSONResponse(control.world_add(path, await json_body(request)), 201)
+        if request.method == "DELETE":
+            control.world_remove(path)
+            return Response(status_code=204)
+        return JSONResponse(control.world_get(path))
+
     async def reset(request: Request) -> Response:
-        engine.reset()
+        control.reset()
         return Response(status_code=204)
 
     async def journal(request: Request) -> Response:
@@ -54,51 +88,78 @@ def control_routes(engine: Engine) -> list[BaseRoute]:
             engine.journal.clear()
             return Response(status_code=204)
         q = request.query_params
-        return JSONResponse(engine.journal.entries(authority=q.get("authority"), endpoint=q.get("endpoint"), client_id=q.get("client_id")))
+        return JSONResponse(control.journal(authority=q.get("authority"), endpoint=q.get("endpoint"), client_id=q.get("client_id")))
 
     async def clock(request: Request) -> Response:
         if request.method == "POST":
-            try:
-                body = await _json_body(request)
-                if "advance" in body:
-                    engine.clock.advance(float(body["advance"]))
-                elif "set" in body:
-                    engine.clock.set(float(body["set"]), frozen=bool(body.get("frozen", False)))
-                elif body.get("reset"):
-                    engine.clock.reset()
-                else:
-                    return _bad("give one of: advance (seconds), set (epoch seconds, optional frozen), reset")
-            except (ValueError, TypeError) as exc:
-                return _bad(str(exc))
+            body = await json_body(request)
+            if "advance" in body:
+                return JSONResponse(control.advance(body["advance"]))
+            if "set" in body:
+                return JSONResponse(control.set_time(body["set"], bool(body.get("frozen", False))))
+            if body.get("reset"):
+                engine.clock.reset()
+            else:
+                raise ControlError("give one of: advance (seconds), set (epoch seconds, optional frozen), reset")
         return JSONResponse(engine.clock.describe())
 
     async def faults(request: Request) -> Response:
         if request.method == "POST":
-            try:
-                body = await _json_body(request)
-                names = {f.name for f in dataclasses.fields(Fault)} - {"id", "used"}
-                unknown = set(body) - names
-                if unknown:
-                    return _bad(f"unknown fault field(s) {sorted(unknown)}; allowed: {sorted(names)}")
-                if body.get("authority", "*") not in ("*", *engine.authorities):
-                    return _bad(f"unknown authority {body['authority']!r}")
-                fault = engine.faults.add(Fault(**body))
-            except (ValueError, TypeError) as exc:
-                return _bad(str(exc))
-            return JSONResponse(fault.as_dict(), 201)
+            return JSONResponse(control.add_fault(**await json_body(request)).as_dict(), 201)
         if request.method == "DELETE":
             engine.faults.clear()
             return Response(status_code=204)
         return JSONResponse([f.as_dict() for f in engine.faults.pending()])
 
+    async def fault(request: Request) -> Response:
+        if not engine.faults.remove(request.path_params["fault_id"]):
+            raise ControlError("no such planned fault", 404)
+        return Response(status_code=204)
+
+    async def claims(request: Request) -> Response:
+        if request.method == "POST":
+            body = await json_body(request)
+            plan = control.add_claims(body.pop("claims", None), **body)
+            return JSONResponse(plan.as_dict(), 201)
+        if request.method == "DELETE":
+            engine.claims.clear()
+            return Response(status_code=204)
+        return JSONResponse([p.as_dict() for p in engine.claims.pending()])
+
+    async def keys(request: Request) -> Response:
+        body = await json_body(request)
+        authority, action = request.path_params["authority"], request.path_params["action"]
+        if action == "rotate":
+            return JSONResponse(control.rotate_key(authority, body.get("issuer")))
+        if action == "retire":
+            return JSONResponse(control.retire_keys(authority, body.get("issuer"), body.get("kid")))
+        raise ControlError("action is rotate or retire", 404)
+
+    async def tokens(request: Request) -> Response:
+        body = await json_body(request)
+        authority = request.path_params["authority"]
+        base = str(request.base_url).rstrip("/") + (engine.authority(authority).prefix if authority in engine.authorities else "")
+        token = control.forge(authority, body.get("claims"), body.get("issuer"), body.get("variant", "valid"), base=body.get("base_url") or base)
+        return JSONResponse({"token": token, "variant": body.get("variant", "valid"), "variants": list(FORGERIES)}, 201)
+
     async def server_errors(request: Request) -> Response:
         return JSONResponse(engine.server_errors)
 
-    return [
-        Route("/_mockidp/world", world),
-        Route("/_mockidp/reset", reset, methods=["POST"]),
-        Route("/_mockidp/journal", journal, methods=["GET", "DELETE"]),
-        Route("/_mockidp/time", clock, methods=["GET", "POST"]),
-        Route("/_mockidp/faults", faults, methods=["GET", "POST", "DELETE"]),
-        Route("/_mockidp/server-errors", server_errors),
+    async def openapi(request: Request) -> Response:
+        return JSONResponse(openapi_document())
+
+    routes = [
+        ("/_mockidp/world", world, ["GET"]),
+        ("/_mockidp/world/{path:path}", world_part, ["GET", "POST", "DELETE"]),
+        ("/_mockidp/reset", reset, ["POST"]),
+        ("/_mockidp/journal", journal, ["GET", "DELETE"]),
+        ("/_mockidp/time", clock, ["GET", "POST"]),
+        ("/_mockidp/faults", faults, ["GET", "POST", "DELETE"]),
+        ("/_mockidp/faults/{fault_id}", fault, ["DELETE"]),
+        ("/_mockidp/claims", claims, ["GET", "POST", "DELETE"]),
+        ("/_mockidp/keys/{authority}/{action}", keys, ["POST"]),
+        ("/_mockidp/tokens/{authority}", tokens, ["POST"]),
+        ("/_mockidp/server-errors", server_errors, ["GET"]),
+        ("/_mockidp/openapi.json", openapi, ["GET"]),
     ]
+    return [Route(path, guarded(handler), methods=methods) for path, handler, methods in routes]

@@ -3,6 +3,7 @@ and every authority built on them. One engine per server; nothing of it lives in
 
 from __future__ import annotations
 
+import copy
 import logging
 import os
 from pathlib import Path
@@ -15,6 +16,7 @@ from mockidp.authorities.lumen import Lumen
 from mockidp.authorities.opengateway import OpenGateway
 from mockidp.authorities.pfw import Pfw
 from mockidp.clock import Clock
+from mockidp.claims import ClaimsPlan
 from mockidp.faults import FaultPlan
 from mockidp.identities import Identities
 from mockidp.journal import Journal
@@ -46,13 +48,16 @@ class Engine:
         store: Store | None = None,
         base_url: str = "https://localhost",
     ) -> None:
-        self.world = world or load_world()
+        self.loaded_world = world or load_world()
+        self.world = self.loaded_world  # replaced by a changed copy while runtime world changes are in force
+        self._world_changed = False
         self.state_dir = state_dir or default_state_dir()
         self.clock = Clock()
         self.store: Store = store or MemoryStore()
         self.keys = KeyStore(key_dirs if key_dirs is not None else [REPO_KEYS], self.state_dir / "keys")
         self.journal = Journal(self.store, self.world.server.journal_size)
         self.faults = FaultPlan()
+        self.claims = ClaimsPlan()
         self.identities = Identities(self.world.server.seed)
         self.server_errors: list[str] = []  # tracebacks of unhandled exceptions: a test suite fails on any
         self._base_url = base_url
@@ -76,13 +81,38 @@ class Engine:
             raise KeyError(f"unknown authority {name!r}; known: {', '.join(self.authorities)}") from None
 
     def reset(self) -> None:
-        """Back to the loaded world: time, state, journal, faults, rotated keys and runtime world changes."""
+        """Back to the loaded world: time, state, journal, faults, planned claims, rotated keys, world changes."""
         self.clock.reset()
         self.store.clear()
         self.faults.clear()
+        self.claims.clear()
         self.keys.reset()
         self.server_errors.clear()
+        if self._world_changed:
+            self.world = self.loaded_world
+            self._apply_world()
+
+    def use_world(self, world: World) -> None:
+        """Serve another world until the next reset (the pytest marker's per-test world)."""
+        self.world = world
+        self._apply_world()
+        self._world_changed = True
+
+    def changing_world(self) -> World:
+        """The world to change at runtime: a copy of the loaded one, so reset can return to it.
+        Call `world_changed()` after changing it."""
+        if not self._world_changed:
+            self.world = copy.deepcopy(self.loaded_world)
+            self._world_changed = True
+        return self.world
+
+    def world_changed(self) -> None:
+        self._apply_world()
+
+    def _apply_world(self) -> None:
+        self.journal.maxlen = self.world.server.journal_size
         for authority in self.authorities.values():
+            authority.config = getattr(self.world, authority.name)
             authority.reset()
 
     def record_server_error(self, text: str) -> None:

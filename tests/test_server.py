@@ -132,7 +132,7 @@ def test_faults_over_http_control(mockidp, http) -> None:  # type: ignore[no-unt
     assert [f["id"] for f in http.get("/_mockidp/faults").json()] == [created.json()["id"]]
     assert http.post(TOKEN, data=CC).status_code == 429
     assert http.post("/_mockidp/faults", json={"bogus": 1}).status_code == 400
-    assert http.post("/_mockidp/faults", json={"authority": "nope"}).status_code == 400
+    assert http.post("/_mockidp/faults", json={"authority": "nope"}).status_code == 404
 
 
 def test_unhandled_exception_is_500_in_authority_shape_and_recorded(mockidp, http, monkeypatch) -> None:  # type: ignore[no-untyped-def]

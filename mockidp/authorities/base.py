@@ -35,6 +35,7 @@ class Issuer:
     path: str  # issuer path below the authority base, e.g. "/auth/realms/demo-account"
     discovery_path: str | None
     jwks_path: str
+    token_path: str | None = None
 
     def url(self, base: str) -> str:
         return base + self.path
@@ -86,6 +87,10 @@ class Authority:
     @property
     def now(self) -> float:
         return self.engine.clock.now()
+
+    def planned_claims(self, client_id: str | None) -> dict[str, Any]:
+        """Claims a test planned for this client's next token (merge them last, so they override)."""
+        return self.engine.claims.take(self.name, client_id)
 
     def mint(self, claims: dict[str, Any], issuer_id: str | None = None, base: str | None = None, lifetime: int = 3600) -> str:
         """A token from one of this authority's issuers with the given claims (iss/iat/exp/jti filled in when absent)."""

@@ -1,0 +1,213 @@
+"""The control surface, Python face: what tests do to a running mockidp. The HTTP face (`control.py`, under
+/_mockidp/) calls exactly these methods, so both faces behave the same."""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import hashlib
+import hmac
+import json
+import uuid
+from typing import Any, get_args, get_type_hints
+
+from mockidp.claims import PlannedClaims
+from mockidp.engine import Engine
+from mockidp.faults import Fault
+from mockidp.keys import SigningKey
+from mockidp.tokens import sign
+from mockidp.world import WorldError, _build, world_as_dict
+
+FORGERIES = (
+    "valid", "expired", "not_yet_valid", "wrong_audience", "wrong_issuer", "unknown_key",
+    "other_authority_key", "alg_none", "hs256_public_key", "truncated",
+)
+
+
+class ControlError(ValueError):
+    """A control request that cannot be carried out (unknown names, bad values); `status` for the HTTP face."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+class Control:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    # --- world ---------------------------------------------------------------------------------
+    def world(self) -> dict[str, Any]:
+        return world_as_dict(self.engine.world)
+
+    def _walk(self, path: str, world: Any) -> tuple[Any, str | None]:
+        """Resolve `avaya/realms/demo-account/clients` to (the list or item, the last segment's key).
+        List items are addressed by their first field (account_id, client_id, username, tenant_id, ...)."""
+        node: Any = world
+        parts = [p for p in path.strip("/").split("/") if p]
+        if not parts:
+            raise ControlError("name a part of the world, e.g. avaya/realms/demo-account/clients")
+        i = 0
+        while i < len(parts):
+            name = parts[i]
+            if not dataclasses.is_dataclass(node) or name not in {f.name for f in dataclasses.fields(node)}:
+                raise ControlError(f"no world key {name!r} at /{'/'.join(parts[:i])}", 404)
+            node = getattr(node, name)
+            i += 1
+            if isinstance(node, list) and i < len(parts):
+                node = self._item(node, parts[i], "/".join(parts[: i + 1]))
+                i += 1
+        return node, parts[-1]
+
+    @staticmethod
+    def _key(item: Any) -> str:
+        return str(getattr(item, dataclasses.fields(item)[0].name))
+
+    def _item(self, items: list[Any], key: str, where: str) -> Any:
+        for item in items:
+            if dataclasses.is_dataclass(item) and self._key(item).lower() == key.lower():
+                return item
+        raise ControlError(f"no {where}", 404)
+
+    def world_get(self, path: str) -> Any:
+        node, _ = self._walk(path, self.engine.world)
+        if isinstance(node, list):
+            return [dataclasses.asdict(n) if dataclasses.is_dataclass(n) else n for n in node]
+        return dataclasses.asdict(node) if dataclasses.is_dataclass(node) else node
+
+    def world_add(self, path: str, item: dict[str, Any]) -> dict[str, Any]:
+        """Add (or replace, by its key) one item in a list of the world, validated as a world file would be."""
+        world = self.engine.changing_world()
+        parent_path, _, field_name = path.strip("/").rpartition("/")
+        parent = self._walk(parent_path, world)[0] if parent_path else world
+        items = getattr(parent, field_name, None)
+        if not isinstance(items, list):
+            raise ControlError(f"{path} is not a list of the world", 404)
+        item_type = get_args(get_type_hints(type(parent))[field_name])[0]
+        try:
+            built = _build(item_type, item, "control", path)
+        except WorldError as exc:
+            raise ControlError(str(exc)) from exc
+        items[:] = [i for i in items if self._key(i).lower() != self._key(built).lower()] + [built]
+        self._finish(world, path)
+        return dataclasses.asdict(built)
+
+    def world_remove(self, path: str) -> None:
+        world = self.engine.changing_world()
+        parent_path, _, key = path.strip("/").rpartition("/")
+        items, _ = self._walk(parent_path, world)
+        if not isinstance(items, list):
+            raise ControlError(f"{parent_path} is not a list of the world", 404)
+        target = self._item(items, key, path)
+        items.remove(target)
+        self._finish(world, path)
+
+    def _finish(self, world: Any, path: str) -> None:
+        section = getattr(world, path.strip("/").split("/")[0])
+        try:
+            section.finish(__import__("pathlib").Path.cwd(), world.server.seed)
+        except ValueError as exc:
+            raise ControlError(str(exc)) from exc
+        self.engine.world_changed()
+
+    # --- faults, claims, time, journal ---------------------------------------------------------------
+    def add_fault(self, **fields: Any) -> Fault:
+        allowed = {f.name for f in dataclasses.fields(Fault)} - {"id", "used"}
+        unknown = set(fields) - allowed
+        if unknown:
+            raise ControlError(f"unknown fault field(s) {sorted(unknown)}; allowed: {sorted(allowed)}")
+        self._check_authority(fields.get("authority", "*"))
+        try:
+            return self.engine.faults.add(Fault(**fields))
+        except (TypeError, ValueError) as exc:
+            raise ControlError(str(exc)) from exc
+
+    def add_claims(self, claims: dict[str, Any], authority: str = "*", client_id: str = "*", times: int | None = 1) -> PlannedClaims:
+        self._check_authority(authority)
+        if not isinstance(claims, dict) or not claims:
+            raise ControlError("claims must be a non-empty JSON object")
+        try:
+            return self.engine.claims.add(PlannedClaims(authority, client_id, claims, times))
+        except ValueError as exc:
+            raise ControlError(str(exc)) from exc
+
+    def advance(self, seconds: float) -> dict[str, Any]:
+        self.engine.clock.advance(float(seconds))
+        return self.engine.clock.describe()
+
+    def set_time(self, instant: float, frozen: bool = False) -> dict[str, Any]:
+        self.engine.clock.set(float(instant), frozen=frozen)
+        return self.engine.clock.describe()
+
+    def journal(self, **filters: Any) -> list[dict[str, Any]]:
+        return self.engine.journal.entries(**filters)
+
+    def reset(self) -> None:
+        self.engine.reset()
+
+    def _check_authority(self, name: str) -> None:
+        if name != "*" and name not in self.engine.authorities:
+            raise ControlError(f"unknown authority {name!r}; known: {', '.join(self.engine.authorities)}", 404)
+
+    # --- keys ------------------------------------------------------------------------------------------
+    def _issuer(self, authority: str, issuer: str | None) -> Any:
+        self._check_authority(authority)
+        issuers = self.engine.authority(authority).issuers()
+        found = next((i for i in issuers if i.id == issuer), None) if issuer else (issuers[0] if issuers else None)
+        if found is None:
+            raise ControlError(f"{authority} has no issuer {issuer!r}; known: {', '.join(i.id for i in issuers)}", 404)
+        return found
+
+    def rotate_key(self, authority: str, issuer: str | None = None) -> dict[str, Any]:
+        keyset = self._issuer(authority, issuer).keyset
+        new = keyset.rotate()
+        return {"active": new.kid, "published": [k.kid for k in keyset.published]}
+
+    def retire_keys(self, authority: str, issuer: str | None = None, kid: str | None = None) -> dict[str, Any]:
+        keyset = self._issuer(authority, issuer).keyset
+        try:
+            retired = keyset.retire(kid)
+        except ValueError as exc:
+            raise ControlError(str(exc)) from exc
+        return {"retired": retired, "active": keyset.active.kid, "published": [k.kid for k in keyset.published]}
+
+    # --- forged tokens ------------------------------------------------------------------------------------
+    def forge(self, authority: str, claims: dict[str, Any] | None = None, issuer: str | None = None, variant: str = "valid", base: str | None = None) -> str:
+        """A token from an authority's issuer with chosen claims, or one of the deliberately bad variants:
+        for testing the user's OWN resource server."""
+        if variant not in FORGERIES:
+            raise ControlError(f"unknown variant {variant!r}; choose one of {', '.join(FORGERIES)}")
+        found = self._issuer(authority, issuer)
+        auth = self.engine.authority(authority)
+        now = int(self.engine.clock.now())
+        full: dict[str, Any] = {"iss": found.url(base or auth.default_base()), "sub": "forged-subject", "iat": now, "nbf": now, "exp": now + 3600, "jti": str(uuid.uuid4())}
+        full.update(claims or {})
+        if variant == "expired":
+            full.update(iat=now - 7200, nbf=now - 7200, exp=now - 3600)
+        elif variant == "not_yet_valid":
+            full.update(nbf=now + 3600, exp=now + 7200)
+        elif variant == "wrong_audience":
+            full["aud"] = "https://wrong-audience.mockidp.invalid"
+        elif variant == "wrong_issuer":
+            full["iss"] = "https://wrong-issuer.mockidp.invalid"
+        key = found.keyset.active
+        if variant == "unknown_key":
+            return sign(SigningKey.generate(key.alg, "mockidp-unknown"), full)
+        if variant == "other_authority_key":
+            other = next(i for a in self.engine.authorities.values() if a.name != authority for i in a.issuers())
+            return sign(other.keyset, full, header={"kid": key.kid})  # labelled as this issuer's key
+        if variant == "alg_none":
+            return f"{_b64(json.dumps({'alg': 'none', 'typ': 'JWT'}).encode())}.{_b64(json.dumps(full).encode())}."
+        if variant == "hs256_public_key":
+            from cryptography import x509
+            from cryptography.hazmat.primitives import serialization
+
+            pem = x509.load_der_x509_certificate(key.cert_der).public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+            signing_input = f"{_b64(json.dumps({'alg': 'HS256', 'typ': 'JWT', 'kid': key.kid}).encode())}.{_b64(json.dumps(full).encode())}"
+            return f"{signing_input}.{_b64(hmac.new(pem, signing_input.encode(), hashlib.sha256).digest())}"
+        token = sign(found.keyset, full)
+        return token[:-12] if variant == "truncated" else token
