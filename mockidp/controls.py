@@ -9,6 +9,7 @@ import hashlib
 import hmac
 import json
 import uuid
+from pathlib import Path
 from typing import Any, get_args, get_type_hints
 
 from mockidp.claims import PlannedClaims
@@ -92,8 +93,9 @@ class Control:
             built = _build(item_type, item, "control", path)
         except WorldError as exc:
             raise ControlError(str(exc)) from exc
+        before = list(items)
         items[:] = [i for i in items if self._key(i).lower() != self._key(built).lower()] + [built]
-        self._finish(world, path)
+        self._finish(world, path, items, before)
         return dataclasses.asdict(built)
 
     def world_remove(self, path: str) -> None:
@@ -102,15 +104,17 @@ class Control:
         items, _ = self._walk(parent_path, world)
         if not isinstance(items, list):
             raise ControlError(f"{parent_path} is not a list of the world", 404)
-        target = self._item(items, key, path)
-        items.remove(target)
-        self._finish(world, path)
+        before = list(items)
+        items.remove(self._item(items, key, path))
+        self._finish(world, path, items, before)
 
-    def _finish(self, world: Any, path: str) -> None:
+    def _finish(self, world: Any, path: str, items: list[Any], before: list[Any]) -> None:
+        """Validate the changed section as a world file is validated; undo the change if it fails."""
         section = getattr(world, path.strip("/").split("/")[0])
         try:
-            section.finish(__import__("pathlib").Path.cwd(), world.server.seed)
+            section.finish(Path.cwd(), world.server.seed)
         except ValueError as exc:
+            items[:] = before
             raise ControlError(str(exc)) from exc
         self.engine.world_changed()
 

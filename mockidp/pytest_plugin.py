@@ -1,47 +1,125 @@
 """pytest fixtures: one mockidp server per session (per xdist worker), reset before every test.
 
 Override the settings fixtures in a conftest.py (pytest-httpserver style):
+
     @pytest.fixture(scope="session")
-    def mockidp_world_file(): return "tests/my_world.toml"
+    def mockidp_world_file():
+        return "tests/my_world.toml"
+
+Per test, `@pytest.mark.mockidp(world=..., faults=[...], claims=[...])` loads another world (a file path or a
+dict in world-file shape) and plans faults or claims before the test runs.
 
 A server error inside mockidp during a test, or a planned fault that no request consumed, fails that test.
 """
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from mockidp.controls import Control
 from mockidp.engine import Engine
 from mockidp.server import MockIdpServer
-from mockidp.world import load_world
+from mockidp.world import load_world, parse_world
+
+
+@dataclass(frozen=True)
+class AuthorityHandle:
+    """The URLs a client of one issuer of an authority needs, and shortcuts to its controls."""
+
+    name: str
+    issuer_id: str
+    base_url: str
+    issuer: str
+    jwks_url: str
+    discovery_url: str | None
+    token_url: str | None
+    idp: MockIdp
+
+    def mint(self, claims: dict[str, Any] | None = None, variant: str = "valid") -> str:
+        """A token of this issuer with these claims, or a deliberately bad variant (see Control.forge)."""
+        return self.idp.control.forge(self.name, claims, self.issuer_id, variant, base=self.base_url)
+
+    def rotate_key(self) -> dict[str, Any]:
+        return self.idp.control.rotate_key(self.name, self.issuer_id)
+
+    def retire_keys(self, kid: str | None = None) -> dict[str, Any]:
+        return self.idp.control.retire_keys(self.name, self.issuer_id, kid)
+
+    def issuer_for(self, issuer_id: str) -> AuthorityHandle:
+        return self.idp.handle(self.name, issuer_id)
 
 
 class MockIdp:
-    """What a test gets: URLs, the CA bundle, and the engine's controls."""
+    """What a test gets: URLs, the CA bundle, ready HTTP clients, and the control surface."""
 
     def __init__(self, server: MockIdpServer) -> None:
         self.server = server
         self.engine: Engine = server.engine
+        self.control = Control(self.engine)
 
+    # --- where it is ------------------------------------------------------------------------------
     @property
     def url(self) -> str:
         return self.server.url
 
     @property
     def ca_bundle(self) -> str | bool:
-        """What to pass as `verify=`: the CA bundle path, or True with --no-tls."""
+        """What to pass as `verify=` (requests, python-keycloak, msal): the CA bundle path, or True without TLS."""
         return str(self.server.ca_bundle) if self.server.ca_bundle else True
+
+    @property
+    def ssl_context(self) -> ssl.SSLContext | bool:
+        """What to pass as `verify=` to httpx / authlib's httpx clients."""
+        return ssl.create_default_context(cafile=str(self.server.ca_bundle)) if self.server.ca_bundle else True
 
     def base(self, authority: str) -> str:
         return self.url + self.engine.authority(authority).prefix
 
     def authority(self, name: str) -> Any:
+        """The authority object itself (its registries, its `mint`)."""
         return self.engine.authority(name)
 
+    def handle(self, authority: str, issuer_id: str | None = None) -> AuthorityHandle:
+        auth = self.engine.authority(authority)
+        issuers = auth.issuers()
+        issuer = next((i for i in issuers if i.id == issuer_id), None) if issuer_id else issuers[0]
+        if issuer is None:
+            raise KeyError(f"{authority} has no issuer {issuer_id!r}; known: {', '.join(i.id for i in issuers)}")
+        base = self.base(authority)
+        return AuthorityHandle(
+            name=authority, issuer_id=issuer.id, base_url=base, issuer=issuer.url(base), jwks_url=base + issuer.jwks_path,
+            discovery_url=base + issuer.discovery_path if issuer.discovery_path else None,
+            token_url=base + issuer.token_path if issuer.token_path else None, idp=self,
+        )
+
+    def __getattr__(self, name: str) -> AuthorityHandle:
+        """`mockidp.avaya`, `mockidp.entra`, ...: the handle of the authority's first issuer."""
+        engine = self.__dict__.get("engine")
+        if engine is not None and name in engine.authorities:
+            return self.handle(name)
+        raise AttributeError(name)
+
+    # --- clients that trust it ----------------------------------------------------------------------
+    def http(self, **kwargs: Any) -> Any:
+        """An httpx.Client that trusts the server's CA, based at the server URL."""
+        import httpx
+
+        return httpx.Client(base_url=self.url, verify=self.ssl_context, **kwargs)
+
+    def requests_session(self) -> Any:
+        import requests
+
+        session = requests.Session()
+        session.verify = self.ca_bundle
+        return session
+
+    # --- controls -------------------------------------------------------------------------------------
     @property
     def clock(self) -> Any:
         return self.engine.clock
@@ -54,28 +132,31 @@ class MockIdp:
     def journal(self) -> Any:
         return self.engine.journal
 
+    def add_fault(self, **fields: Any) -> Any:
+        return self.control.add_fault(**fields)
+
+    def add_claims(self, claims: dict[str, Any], authority: str = "*", client_id: str = "*", times: int | None = 1) -> Any:
+        return self.control.add_claims(claims, authority, client_id, times)
+
+    def advance(self, seconds: float) -> None:
+        self.engine.clock.advance(seconds)
+
+    def requests(self, **filters: Any) -> list[dict[str, Any]]:
+        """Journal entries matching authority=, endpoint=, client_id=, status=, ..."""
+        return self.engine.journal.entries(**filters)
+
+    def assert_requested(self, times: int | None = None, **filters: Any) -> list[dict[str, Any]]:
+        """Assert the client made such requests (at least one, or exactly `times`); returns them."""
+        found = self.requests(**filters)
+        described = ", ".join(f"{k}={v!r}" for k, v in filters.items())
+        if times is None:
+            assert found, f"mockidp received no request with {described}; it received: {[(e['authority'], e['endpoint'], e['status']) for e in self.requests()]}"
+        else:
+            assert len(found) == times, f"mockidp received {len(found)} request(s) with {described}, expected {times}"
+        return found
+
     def reset(self) -> None:
         self.engine.reset()
-
-    def http(self, **kwargs: Any) -> Any:
-        """An httpx.Client that trusts the server's CA, based at the server URL."""
-        import httpx
-
-        return httpx.Client(base_url=self.url, verify=self._ssl_context(), **kwargs)
-
-    def requests_session(self) -> Any:
-        import requests
-
-        session = requests.Session()
-        session.verify = self.ca_bundle
-        return session
-
-    def _ssl_context(self) -> Any:
-        import ssl
-
-        if self.server.ca_bundle is None:
-            return True
-        return ssl.create_default_context(cafile=str(self.server.ca_bundle))
 
 
 @pytest.fixture(scope="session")
@@ -96,17 +177,32 @@ def mockidp_host() -> str:
 
 @pytest.fixture(scope="session")
 def mockidp_server(mockidp_world_file: str | None, mockidp_tls: bool, mockidp_host: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[MockIdpServer]:
+    """The session's server (one per xdist worker: each worker has its own session)."""
     state_dir = Path(tmp_path_factory.mktemp("mockidp-state"))
     engine = Engine(load_world(mockidp_world_file), state_dir=state_dir)
     with MockIdpServer(engine, host=mockidp_host, tls=mockidp_tls, state_dir=state_dir) as server:
         yield server
 
 
+def _apply_marker(request: pytest.FixtureRequest, idp: MockIdp) -> None:
+    marker = request.node.get_closest_marker("mockidp")
+    if marker is None:
+        return
+    world = marker.kwargs.get("world")
+    if world is not None:
+        idp.engine.use_world(parse_world(world, f"@mockidp marker of {request.node.nodeid}") if isinstance(world, dict) else load_world(Path(request.node.path).parent / world))
+    for fault in marker.kwargs.get("faults", ()):
+        idp.control.add_fault(**fault)
+    for plan in marker.kwargs.get("claims", ()):
+        idp.control.add_claims(**plan)
+
+
 @pytest.fixture
-def mockidp(mockidp_server: MockIdpServer) -> Iterator[MockIdp]:
+def mockidp(request: pytest.FixtureRequest, mockidp_server: MockIdpServer) -> Iterator[MockIdp]:
     """The session's mockidp, reset to its loaded world for this test."""
     mockidp_server.engine.reset()
     handle = MockIdp(mockidp_server)
+    _apply_marker(request, handle)
     yield handle
     errors = list(mockidp_server.engine.server_errors)
     unused = mockidp_server.engine.faults.pending()
@@ -115,3 +211,46 @@ def mockidp(mockidp_server: MockIdpServer) -> Iterator[MockIdp]:
         pytest.fail("mockidp hit an internal error during this test:\n" + "\n".join(errors), pytrace=False)
     if unused:
         pytest.fail("planned mockidp faults were never consumed: " + ", ".join(f"{f.id} ({f.authority}/{f.endpoint})" for f in unused), pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def mockidp_inprocess_engine(mockidp_world_file: str | None, tmp_path_factory: pytest.TempPathFactory) -> Engine:
+    return Engine(load_world(mockidp_world_file), state_dir=Path(tmp_path_factory.mktemp("mockidp-inprocess")), base_url="https://mockidp.local")
+
+
+@pytest.fixture
+def mockidp_asgi(mockidp_inprocess_engine: Engine) -> Iterator[Any]:
+    """In-process mode: an httpx.Client over the ASGI app, no socket at all (base URL https://mockidp.local)."""
+    import warnings
+
+    from mockidp.app import build_app
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # starlette nudges toward httpx2; the httpx-based client is what users have
+        from starlette.testclient import TestClient
+
+    mockidp_inprocess_engine.reset()
+    with TestClient(build_app(mockidp_inprocess_engine), base_url="https://mockidp.local", raise_server_exceptions=False) as client:
+        client.engine = mockidp_inprocess_engine  # type: ignore[attr-defined]
+        client.control = Control(mockidp_inprocess_engine)  # type: ignore[attr-defined]
+        yield client
+    errors = list(mockidp_inprocess_engine.server_errors)
+    mockidp_inprocess_engine.reset()
+    if errors:
+        pytest.fail("mockidp hit an internal error during this test:\n" + "\n".join(errors), pytrace=False)
+
+
+@pytest.fixture
+def mockidp_asgi_transport(mockidp_inprocess_engine: Engine) -> Iterator[Any]:
+    """In-process mode for async code: `httpx.AsyncClient(transport=mockidp_asgi_transport, base_url="https://mockidp.local")`."""
+    import httpx
+
+    from mockidp.app import build_app
+
+    mockidp_inprocess_engine.reset()
+    yield httpx.ASGITransport(app=build_app(mockidp_inprocess_engine))
+    mockidp_inprocess_engine.reset()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "mockidp(world=None, faults=(), claims=()): load a world (file path relative to the test file, or a dict) and plan faults/claims for one test")
