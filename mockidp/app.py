@@ -239,11 +239,12 @@ async def not_found(request: StarletteRequest, exc: Exception) -> Response:
 
 def build_app(engine: Engine) -> ASGIApp:
     from mockidp.control import control_routes
+    from mockidp.dashboard import dashboard_routes
 
     async def healthz(request: StarletteRequest) -> Response:
         return JSONResponse({"status": "ok"})
 
-    routes: list[BaseRoute] = [Route("/healthz", healthz), *control_routes(engine), *authority_routes(engine)]
+    routes: list[BaseRoute] = [Route("/healthz", healthz), *control_routes(engine), *dashboard_routes(engine), *authority_routes(engine)]
     app = Starlette(routes=routes, exception_handlers={404: not_found, 405: not_found})
     app.state.engine = engine
     return HostRouting(app, engine)
