@@ -131,9 +131,10 @@ class EndpointApp:
         if body and ctype == "application/x-www-form-urlencoded":
             form, fdups = parse_pairs(body, "the request body")
         client = scope.get("client") or ("", 0)
+        path, root = scope["path"], scope.get("root_path", "")  # Mount keeps the full path and moves the prefix to root_path
         return Request(
             method=scope["method"],
-            path=scope["path"],
+            path=path[len(root):] if root and path.startswith(root) else path,
             base=external_base(scope, headers, self.engine, self.authority.prefix),
             headers=headers,
             query=query,

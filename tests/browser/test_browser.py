@@ -1,0 +1,84 @@
+"""A person in a real browser: the login page of an authorization code flow, and the dashboard."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+from pytest_httpserver import HTTPServer
+
+from mockidp.oauth.pkce import challenge_for
+
+AUTH = "/avaya/auth/realms/demo-account/protocol/openid-connect/auth"
+TOKEN = "/avaya/auth/realms/demo-account/protocol/openid-connect/token"
+
+
+def auth_url(mockidp: Any, redirect_uri: str, verifier: str, state: str) -> str:
+    query = {"response_type": "code", "client_id": "demo-spa", "redirect_uri": redirect_uri, "scope": "openid",
+             "state": state, "nonce": "n-1", "code_challenge": challenge_for(verifier, "S256"), "code_challenge_method": "S256"}
+    return mockidp.url + AUTH + "?" + urlencode(query)
+
+
+def test_authorization_code_login_in_the_browser_ends_at_the_client_callback(mockidp: Any, page: Any, httpserver: HTTPServer, http: Any) -> None:
+    httpserver.expect_request("/callback").respond_with_data("<h1 id='done'>client callback reached</h1>", content_type="text/html")
+    callback = httpserver.url_for("/callback")
+    verifier, state = secrets.token_urlsafe(48), secrets.token_urlsafe(8)
+    page.goto(auth_url(mockidp, callback, verifier, state))
+    assert "Sign in to" in page.title()
+    page.fill("#username", "demo-agent")
+    page.fill("#password", "wrong-password")
+    page.click("#kc-login")
+    assert page.text_content("#login-error") == "Invalid username or password."
+    page.fill("#password", "demo-agent-password")
+    page.click("#kc-login")
+    page.wait_for_selector("#done")
+    params = parse_qs(urlsplit(page.url).query)
+    assert params["state"] == [state]
+    token = http.post(TOKEN, data={"grant_type": "authorization_code", "client_id": "demo-spa", "code": params["code"][0], "redirect_uri": callback, "code_verifier": verifier})
+    assert token.status_code == 200, token.text
+    assert token.json()["id_token"]
+
+
+def test_one_click_demo_user_and_deny(mockidp: Any, page: Any, httpserver: HTTPServer) -> None:
+    httpserver.expect_request("/cb").respond_with_data("<p id='cb'>back</p>", content_type="text/html")
+    callback = httpserver.url_for("/cb")
+    page.goto(auth_url(mockidp, callback, secrets.token_urlsafe(48), "s1"))
+    page.click("#demo-demo-admin")
+    page.wait_for_selector("#cb")
+    assert "code" in parse_qs(urlsplit(page.url).query)
+    page.goto(auth_url(mockidp, callback, secrets.token_urlsafe(48), "s2"))
+    page.click("#deny")
+    page.wait_for_selector("#cb")
+    params = parse_qs(urlsplit(page.url).query)
+    assert params["error"] == ["access_denied"] and params["state"] == ["s2"]
+
+
+def test_bad_redirect_uri_shows_an_error_page_and_does_not_redirect(mockidp: Any, page: Any) -> None:
+    page.goto(auth_url(mockidp, "https://evil.example/cb", secrets.token_urlsafe(48), "s"))
+    assert page.text_content("#error-message") == "Invalid parameter: redirect_uri"
+    assert page.url.startswith(mockidp.url)
+
+
+def test_request_log_shows_a_decoded_token(mockidp: Any, page: Any, http: Any) -> None:
+    http.post(TOKEN, data={"grant_type": "client_credentials", "client_id": "demo-client", "client_secret": "demo-client-secret"})
+    page.goto(mockidp.url + "/_mockidp/")
+    token = page.locator("#log details.token").first
+    token.locator("summary").click()
+    kid = mockidp.authority("avaya").realms["demo-account"].keyset.active.kid
+    assert f"kid {kid}" in token.locator("summary").text_content()
+    claims = token.locator(".token-claims").text_content()
+    assert '"azp": "demo-client"' in claims
+    # the log is live: a new request appears without reloading the page
+    http.get("/avaya/auth/realms/demo-account")
+    page.wait_for_function("document.querySelectorAll('#log tr.entry').length >= 2")
+
+
+def test_dashboard_fault_form_plans_a_fault(mockidp: Any, page: Any, http: Any) -> None:
+    page.goto(mockidp.url + "/_mockidp/")
+    page.select_option("select[name=authority]", "avaya")
+    page.fill("input[name=endpoint]", "token")
+    page.fill("input[name=status]", "503")
+    page.click("#add-fault")
+    page.wait_for_function("document.getElementById('fault-result').textContent.startsWith('planned')")
+    assert http.post(TOKEN, data={"grant_type": "client_credentials", "client_id": "demo-client", "client_secret": "demo-client-secret"}).status_code == 503
