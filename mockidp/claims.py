@@ -56,5 +56,7 @@ class ClaimsPlan:
             return list(self._plans)
 
     def clear(self) -> None:
+        """Forget everything planned; ids start again at 1 (reset gives each test the same numbering)."""
         with self._lock:
+            self._ids = itertools.count(1)
             self._plans.clear()

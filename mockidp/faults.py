@@ -86,5 +86,7 @@ class FaultPlan:
             return len(self._faults) != before
 
     def clear(self) -> None:
+        """Forget everything planned; ids start again at 1 (reset gives each test the same numbering)."""
         with self._lock:
+            self._ids = itertools.count(1)
             self._faults.clear()
