@@ -117,6 +117,8 @@ class MockIdp:
 
         session = requests.Session()
         session.verify = self.ca_bundle
+        # requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE override Session.verify: don't let the environment win.
+        session.trust_env = False
         return session
 
     # --- controls -------------------------------------------------------------------------------------
