@@ -90,6 +90,7 @@ class Engine:
         self.server_errors.clear()
         if self._world_changed:
             self.world = self.loaded_world
+            self._world_changed = False
             self._apply_world()
 
     def use_world(self, world: World) -> None:

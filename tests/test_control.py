@@ -137,3 +137,12 @@ def test_handles_give_client_urls(mockidp) -> None:  # type: ignore[no-untyped-d
     assert entra.issuer.endswith("/entra/11111111-1111-1111-1111-111111111111/v2.0")
     with pytest.raises(AttributeError):
         mockidp.nonexistent  # noqa: B018
+
+
+def test_runtime_changes_never_touch_the_loaded_world(mockidp) -> None:  # type: ignore[no-untyped-def]
+    for round_ in range(3):  # change, reset, change again: every round starts from the loaded world
+        assert mockidp.engine.world is mockidp.engine.loaded_world
+        mockidp.control.world_add("avaya/realms/demo-account/users", {"username": f"temp{round_}", "password": "pw"})
+        users = [u.username for u in mockidp.engine.loaded_world.avaya.realms[0].users]
+        assert not any(u.startswith("temp") for u in users)
+        mockidp.reset()
