@@ -223,6 +223,17 @@ def test_error_rows_for_secret_clients(mockidp, http, case: str, tenant: str, ch
         assert f"'{case.removeprefix('missing ')}'" in body["error_description"]
 
 
+def test_expired_secret(mockidp, http) -> None:  # type: ignore[no-untyped-def]
+    mockidp.control.world_add(f"entra/tenants/{TENANT}/apps", {
+        "app_id": "21212121-2121-2121-2121-212121212121", "secrets": ["fresh-secret"], "expired_secrets": ["old-secret"],
+        "granted_roles": {API: ["Api.ReadWrite"]},
+    })
+    form = {**SECRET_FORM, "client_id": "21212121-2121-2121-2121-212121212121"}
+    body = assert_aadsts(http.post(token_url(mockidp), data={**form, "client_secret": "old-secret"}), 401, "invalid_client", 7000222)
+    assert "are expired" in body["error_description"]
+    assert http.post(token_url(mockidp), data={**form, "client_secret": "fresh-secret"}).status_code == 200
+
+
 def test_unregistered_certificate(mockidp, http) -> None:  # type: ignore[no-untyped-def]
     from mockidp.keys import SigningKey
 

@@ -34,6 +34,7 @@ class EntraApp:
     app_id: str
     display_name: str = ""
     secrets: list[str] = field(default_factory=list)
+    expired_secrets: list[str] = field(default_factory=list)  # still known to Entra, past their end date: AADSTS7000222
     certificates: list[str] = field(default_factory=list)  # PEM text, or paths relative to the world file
     identifier_uris: list[str] = field(default_factory=list)  # set when the app exposes an API (a resource)
     app_roles: list[str] = field(default_factory=list)  # roles the API defines

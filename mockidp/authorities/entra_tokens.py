@@ -87,6 +87,11 @@ class EntraTokens:
             return "2"
         if creds.secret is None:
             raise _invalid_client(7000218, "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.")
+        if any(hmac.compare_digest(creds.secret.encode(), s.encode()) for s in app.expired_secrets):
+            raise _invalid_client(7000222, (
+                f"The provided client secret keys for app '{app.app_id}' are expired. Visit the Azure portal to create new keys "
+                "for your app: https://aka.ms/NewClientSecret, or consider using certificate credentials for added security: https://aka.ms/certCreds."
+            ))
         if not any(hmac.compare_digest(creds.secret.encode(), s.encode()) for s in app.secrets):
             raise _invalid_client(7000215, (
                 "Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, "
