@@ -1,15 +1,29 @@
 """Azure AD B2C: the tenant where Lumen's API applications live (client credentials per user flow / policy).
-Wire facts: shared/reference/lumen-b2c.md and the B2C part of entra.md."""
+Wire facts: shared/reference/lumen-b2c.md; the B2C client-credentials doc (azure-docs
+`active-directory-b2c/client-credentials-grant-flow.md`) and the B2C error-code list (`error-codes.md`).
+
+A Lumen registration (`[[lumen.apps]]`) *is* a B2C app: `load()` reads them from the Lumen world section for the
+tenant `lumen.b2c_tenant` names, and grants them LIAM's API. That cross-authority knowledge lives here and in
+lumen.py only.
+"""
 
 from __future__ import annotations
 
+import hmac
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from mockidp.authorities.aad import aad_error, render_aad_error
 from mockidp.authorities.base import Authority, Endpoint, Issuer
 from mockidp.errors import OAuthError
+from mockidp.keys import KeySet
+from mockidp.oauth.clientauth import presented_credentials
 from mockidp.request import Reply, Request
+from mockidp.tokens import TokenInvalid, sign, verify
+
+NO_STORE = {"cache-control": "no-store, no-cache", "pragma": "no-cache"}
 
 
 @dataclass
@@ -27,6 +41,7 @@ class B2CTenant:
     name: str  # "lumendemo" for lumendemo.onmicrosoft.com / lumendemo.b2clogin.com
     tenant_id: str
     policies: list[str] = field(default_factory=lambda: ["B2C_1_client_credentials"])
+    access_token_lifetime: int = 3600  # B2C's default access token lifetime (configure-tokens.md: 60 minutes)
     apps: list[B2CApp] = field(default_factory=list)
 
 
@@ -40,6 +55,14 @@ class B2CWorld:
                 raise ValueError(f"b2c.tenants[{t}].policies: at least one policy is needed")
 
 
+def b2c_error(error: str, code: int | None, text: str, status: int = 400) -> OAuthError:
+    if code is None:
+        return OAuthError(error, text, status, headers=dict(NO_STORE))
+    err = aad_error(error, code, text, status, prefix="AADB2C")
+    err.headers.update(NO_STORE)
+    return err
+
+
 class B2C(Authority):
     name = "b2c"
     title = "Azure AD B2C"
@@ -50,8 +73,26 @@ class B2C(Authority):
 
     def load(self) -> None:
         self.tenants = {t.name.lower(): t for t in self.config.tenants}
+        # (tenant, client id lower-cased) -> app: the tenant's own apps, then the Lumen registrations.
+        self.apps: dict[tuple[str, str], B2CApp] = {}
+        for t in self.config.tenants:
+            for app in t.apps:
+                self.apps[(t.name.lower(), app.client_id.lower())] = app
+        lumen = self.engine.world.lumen
+        if lumen.b2c_tenant.lower() in self.tenants:
+            # What Control Center does at app creation: a B2C app granted every role LIAM's API defines.
+            api = self.api_by_uri(lumen.b2c_tenant, lumen.liam_api)
+            for reg in lumen.apps:
+                granted = {lumen.liam_api: list(api.scopes) if api else []}
+                self.apps[(lumen.b2c_tenant.lower(), reg.client_id.lower())] = B2CApp(reg.client_id, reg.secret, f"Lumen API app {reg.client_id}", granted=granted)
 
-    def tenant_keyset(self, tenant: B2CTenant):  # type: ignore[no-untyped-def]
+    def api_by_uri(self, tenant: str, resource: str) -> B2CApp | None:
+        for (t, _), app in self.apps.items():
+            if t == tenant.lower() and resource in (app.identifier_uri, app.client_id):
+                return app
+        return None
+
+    def tenant_keyset(self, tenant: B2CTenant) -> KeySet:
         return self.keyset(f"tenant-{tenant.name}", "RS256")
 
     def issuers(self) -> list[Issuer]:
@@ -59,29 +100,51 @@ class B2C(Authority):
         for t in self.config.tenants:
             for p in t.policies:
                 base = f"/{t.name}.onmicrosoft.com/{p}"
-                out.append(Issuer(f"{t.name}/{p}", self.tenant_keyset(t), f"/{t.tenant_id}/v2.0/", f"{base}/v2.0/.well-known/openid-configuration", f"{base}/discovery/v2.0/keys"))
+                out.append(Issuer(f"{t.name}/{p}", self.tenant_keyset(t), f"/{t.tenant_id}/v2.0/", f"{base}/v2.0/.well-known/openid-configuration",
+                                  f"{base}/discovery/v2.0/keys", f"{base}/oauth2/v2.0/token"))
         return out
 
     def demo_lines(self) -> list[str]:
-        return [f"tenant {t.name} ({', '.join(t.policies)}): app {a.client_id} / {a.secret}" for t in self.config.tenants for a in t.apps]
+        return [f"tenant {t}: app {a.client_id} / {a.secret}" + (f" (API {a.identifier_uri})" if a.identifier_uri else "") for (t, _), a in self.apps.items()]
 
     def render_error(self, err: OAuthError, req: Request | None) -> Reply:
+        # The project's Azure AD shape (aad.py). Real B2C bodies are leaner (error + error_description ending in
+        # Correlation ID / Timestamp lines); the AADSTS fields are a superset every client reads the same way.
         return render_aad_error(err, self.now)
+
+    def named_error(self, name: str, description: str | None = None) -> OAuthError:
+        known = {
+            "invalid_client": (90081, "The specified client_secret does not match the expected value for this client. Please correct the client_secret and try again.", 401),
+            "invalid_request": (90083, "The request is missing required parameter: client_id.", 400),
+            "invalid_scope": (90117, "The scope 'x' provided in the request is not supported.", 400),
+            "unsupported_grant_type": (90086, "The supplied grant_type [x] is not supported.", 400),
+            "temporarily_unavailable": (90035, "The service is temporarily unavailable. Please retry after a few minutes.", 503),
+            "server_error": (90085, "The service has encountered an internal error. Please reauthenticate and try again.", 500),
+        }
+        code, text, status = known.get(name, (None, name, 400))
+        if description:
+            return b2c_error(name, None, description, status)
+        return b2c_error(name, code, text, status)
 
     def endpoints(self) -> list[Endpoint]:
         return [
             Endpoint("/{domain}/{policy}/v2.0/.well-known/openid-configuration", "discovery", self.discovery),
             Endpoint("/{domain}/{policy}/discovery/v2.0/keys", "keys", self.keys),
+            Endpoint("/{domain}/{policy}/oauth2/v2.0/token", "token", self.token, ("POST",)),
         ]
 
     def tenant_of(self, req: Request) -> tuple[B2CTenant, str]:
         domain, policy = req.path_params.get("domain", ""), req.path_params.get("policy", "")
+        return self.tenant_and_policy(domain, policy)
+
+    def tenant_and_policy(self, domain: str, policy: str) -> tuple[B2CTenant, str]:
         tenant = self.tenants.get(domain.lower().removesuffix(".onmicrosoft.com"))
         if tenant is None:
             raise aad_error("invalid_tenant", 90002, f"Tenant '{domain}' not found.")
         match = next((p for p in tenant.policies if p.lower() == policy.lower()), None)
         if match is None:
-            raise aad_error("invalid_request", 90057, f"The policy '{policy}' does not exist.", prefix="AADB2C")
+            # No published AADB2C number for an unknown user flow; the text is ours.
+            raise b2c_error("invalid_request", None, f"The policy '{policy}' does not exist in tenant '{tenant.name}.onmicrosoft.com'.", 404)
         return tenant, match
 
     def discovery(self, req: Request) -> Reply:
@@ -91,9 +154,10 @@ class B2C(Authority):
             "issuer": f"{req.base}/{tenant.tenant_id}/v2.0/",
             "authorization_endpoint": f"{base}/oauth2/v2.0/authorize",
             "token_endpoint": f"{base}/oauth2/v2.0/token",
+            "end_session_endpoint": f"{base}/oauth2/v2.0/logout",
             "jwks_uri": f"{base}/discovery/v2.0/keys",
             "response_modes_supported": ["query", "fragment", "form_post"],
-            "response_types_supported": ["code", "id_token", "code id_token"],
+            "response_types_supported": ["code", "code id_token", "code token", "code id_token token", "id_token", "id_token token", "token", "token id_token"],
             "scopes_supported": ["openid"],
             "subject_types_supported": ["pairwise"],
             "id_token_signing_alg_values_supported": ["RS256"],
@@ -104,3 +168,88 @@ class B2C(Authority):
     def keys(self, req: Request) -> Reply:
         tenant, _ = self.tenant_of(req)
         return Reply(json=self.tenant_keyset(tenant).jwks())
+
+    # --- client credentials ------------------------------------------------------------------------
+
+    def token(self, req: Request) -> Reply:
+        tenant, policy = self.tenant_of(req)
+        if req.duplicates:  # AADB2C90122: input that failed HTTP request validation
+            raise b2c_error("invalid_request", 90122, f"Input for '{sorted(req.duplicates)[0]}' received in the request has failed HTTP request validation.")
+        grant_type = req.param("grant_type")
+        if grant_type is None:
+            raise b2c_error("invalid_request", 90083, "The request is missing required parameter: grant_type.")
+        if grant_type != "client_credentials":  # the only grant a machine client gets here
+            raise b2c_error("unsupported_grant_type", 90086, f"The supplied grant_type [{grant_type}] is not supported.")
+        creds = presented_credentials(req)
+        if creds.method == "private_key_jwt":  # client-credentials-grant-flow.md: only client secrets are supported
+            raise b2c_error("invalid_request", 99027, f"Policy '{policy}' does not contain a AuthorizationTechnicalProfile with a corresponding ClientAssertionType.")
+        claims = self.client_credentials(tenant, policy, creds.client_id, creds.secret, req.param("scope"), req.base)
+        claims.update(self.planned_claims(claims["azp"]))
+        token = sign(self.tenant_keyset(tenant), claims)
+        return Reply(json={
+            "access_token": token,
+            "token_type": "Bearer",
+            "not_before": claims["nbf"],
+            "expires_in": tenant.access_token_lifetime,
+            "expires_on": claims["exp"],
+            "resource": claims["aud"],
+        }, headers=dict(NO_STORE), issued=[token])
+
+    def client_credentials(self, tenant: B2CTenant, policy: str, client_id: str | None, secret: str | None, scope: str | None, base: str) -> dict[str, Any]:
+        """Judge a client-credentials request and return the access token's claims; raises B2C's errors.
+        LIAM calls this in-process to "have B2C authorize the credentials" (seed 000)."""
+        if not client_id:
+            raise b2c_error("invalid_request", 90083, "The request is missing required parameter: client_id.")
+        app = self.apps.get((tenant.name.lower(), client_id.lower()))
+        if app is None:
+            raise b2c_error("unauthorized_client", 90018, f"The client ID '{client_id}' specified in the request is not registered in tenant '{tenant.name}.onmicrosoft.com'.")
+        if secret is None:
+            raise b2c_error("invalid_request", 90079, "Clients must send a client_secret when redeeming a confidential grant.")
+        if not hmac.compare_digest(secret.encode(), app.secret.encode()):
+            raise b2c_error("invalid_client", 90081, "The specified client_secret does not match the expected value for this client. Please correct the client_secret and try again.", 401)
+        api, roles = self.resource_for(tenant, app, scope)
+        now = int(self.now)
+        return {
+            "iss": f"{base}/{tenant.tenant_id}/v2.0/",
+            "exp": now + tenant.access_token_lifetime,
+            "nbf": now,
+            "aud": api.client_id,
+            "sub": self.service_principal(tenant, app),
+            "azp": app.client_id,
+            "scp": " ".join(roles),
+            "tfp": policy,
+            "ver": "1.0",
+            "iat": now,
+        }
+
+    def resource_for(self, tenant: B2CTenant, app: B2CApp, scope: str | None) -> tuple[B2CApp, list[str]]:
+        """`scope=<App ID URI>/.default` (or `<tenant domain>/<API client id>/.default`): the API and the roles
+        granted to the app on it."""
+        if not scope:
+            raise b2c_error("invalid_request", 90083, "The request is missing required parameter: scope.")
+        parts = scope.split()
+        if len(parts) > 1:
+            raise b2c_error("invalid_scope", 90146, f"The scope '{scope}' provided in request specifies more than one resource for an access token, which is not supported.")
+        if not parts[0].endswith("/.default"):
+            raise b2c_error("invalid_scope", 90117, f"The scope '{scope}' provided in the request is not supported.")
+        resource = parts[0].removesuffix("/.default")
+        api = self.api_by_uri(tenant.name, resource) or self.api_by_uri(tenant.name, resource.rsplit("/", 1)[-1])
+        if api is None or not api.identifier_uri:
+            raise b2c_error("invalid_scope", 90117, f"The scope '{scope}' provided in the request is not supported.")
+        granted = app.granted.get(api.identifier_uri, app.granted.get(api.client_id))
+        if not granted:
+            raise b2c_error("unauthorized_client", 90205, "This application does not have sufficient permissions against this web resource to perform the operation.")
+        return api, [r for r in api.scopes if r in granted]
+
+    def service_principal(self, tenant: B2CTenant, app: B2CApp) -> str:
+        """The app's service principal object id: stable per tenant and app, never the client id itself."""
+        return str(uuid.uuid5(uuid.NAMESPACE_URL, f"b2c:{tenant.tenant_id}:{app.client_id.lower()}"))
+
+    def verify_access_token(self, tenant_name: str, token: str) -> dict[str, Any]:
+        """A B2C access token's claims after checking B2C's signature and expiry (raises TokenInvalid), as a
+        relying party holding this tenant's published keys does."""
+        tenant = self.tenants.get(tenant_name.lower())
+        if tenant is None:
+            raise TokenInvalid("issuer", f"no B2C tenant {tenant_name!r} in this world")
+        _, claims = verify(token, self.tenant_keyset(tenant), now=self.now)
+        return claims

@@ -1,0 +1,84 @@
+"""The stand-in Lumen API at the root of api.lumen.com (under /lumen here): seed 000's step 6 — the LIAM token in
+`Authorization: Bearer`, and the extra authorization an API may enforce with `x-billing-account-number` and
+`x-customer-number`.
+
+401 for a missing token or one not minted by a mechanism the route accepts (a B2C token, a PFW/APIGEE/Digest
+one, a foreign signature), 400 when a header the route requires is absent, 403 when a header names a BAN or customer
+the token does not carry, 200 otherwise. Errors in Lumen's shape (`reason`, `message`, `referenceError`, `code`).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from mockidp.authorities.lumen import lumen_error, missing_credentials
+from mockidp.request import Reply, Request
+from mockidp.tokens import TokenInvalid, peek
+
+if TYPE_CHECKING:
+    from mockidp.authorities.lumen import Lumen, LumenApiRoute
+
+BAN_HEADER, CUSTOMER_HEADER = "x-billing-account-number", "x-customer-number"
+Verifier = Callable[[Request, str], dict[str, Any]]
+
+
+class LumenApi:
+    def __init__(self, authority: Lumen) -> None:
+        self.authority = authority
+        # Mechanism -> verifier. Only LIAM lives here today; PFW / APIGEE verifiers can join without touching routes.
+        self.verifiers: dict[str, Verifier] = {"LIAM": authority.verify_liam_token}
+
+    def route_for(self, method: str, path: str) -> LumenApiRoute | None:
+        for route in self.authority.config.api_routes:
+            if route.method == method and fnmatch.fnmatchcase(path, route.path):
+                return route
+        return None
+
+    def handle(self, req: Request) -> Reply:
+        path = "/" + req.path_params.get("path", "")
+        route = self.route_for(req.method, path)
+        if route is None:
+            raise lumen_error(404, "notFound", "Resource not found", f"No API route {req.method} {path}")
+        token = req.bearer
+        if token is None:
+            raise missing_credentials("Send the LIAM access token as Authorization: Bearer <token>.")
+        claims = self.authenticate(req, route, token)
+        bans, customer = claims.get("bans") or [], claims.get("customerNumber")
+        for header in route.required_headers:
+            if not req.headers.get(header):
+                raise lumen_error(400, "missingHeader", "Missing required header", f"This API requires the {header} header.")
+        ban, cust = req.headers.get(BAN_HEADER), req.headers.get(CUSTOMER_HEADER)
+        if ban and ban not in bans:
+            raise lumen_error(403, "banNotAuthorized", "Billing account not authorized",
+                              f"Billing account {ban} is not associated with this application.")
+        if cust and cust != customer:
+            raise lumen_error(403, "customerNotAuthorized", "Customer not authorized",
+                              f"Customer {cust} does not match this application's customer.")
+        return Reply(200, json={
+            "path": path, "method": req.method, "clientId": claims.get("clientId"), "customerNumber": customer,
+            "billingAccountNumber": ban, "billingAccountNumbers": bans, "environment": claims.get("environment"),
+        })
+
+    def authenticate(self, req: Request, route: LumenApiRoute, token: str) -> dict[str, Any]:
+        try:
+            _, unverified = peek(token)
+        except TokenInvalid as exc:
+            raise lumen_error(401, "invalidToken", "Invalid access token", f"The bearer token is not a JWT: {exc}") from exc
+        failure: TokenInvalid | None = None
+        for mechanism in route.mechanisms:
+            verifier = self.verifiers.get(mechanism)
+            if verifier is None:
+                continue
+            try:
+                return verifier(req, token)
+            except TokenInvalid as exc:
+                failure = exc
+        if failure is not None and failure.reason == "expired":
+            raise lumen_error(401, "expiredToken", "Expired access token", "The access token has expired; get a new one at /oauth/v2/token.")
+        if failure is not None and failure.reason == "environment":
+            raise lumen_error(401, "environmentMismatch", "Environment mismatch", str(failure))
+        hint = " It is an Azure AD B2C token: exchange it at /oauth/v2/token as client_assertion." if "tfp" in unverified else ""
+        raise lumen_error(401, "invalidToken", "Invalid access token",
+                          f"Not a token of an accepted mechanism ({', '.join(route.mechanisms)}).{hint}")
