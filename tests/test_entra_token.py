@@ -304,3 +304,13 @@ def test_a_fault_renders_in_the_aadsts_shape(mockidp, http) -> None:  # type: ig
 
     mockidp.faults.add(Fault(authority="entra", endpoint="token", error="temporarily_unavailable"))
     assert_aadsts(http.post(token_url(mockidp), data=SECRET_FORM), 503, "temporarily_unavailable", 90033)
+
+
+def test_planned_claims_reach_the_next_token(mockidp, http) -> None:  # type: ignore[no-untyped-def]
+    import jwt as pyjwt
+
+    mockidp.add_claims({"roles": ["Api.Admin"], "xms_custom": "x"}, authority="entra", client_id=SECRET_APP)
+    first = pyjwt.decode(http.post(token_url(mockidp), data=SECRET_FORM).json()["access_token"], options={"verify_signature": False})
+    second = pyjwt.decode(http.post(token_url(mockidp), data=SECRET_FORM).json()["access_token"], options={"verify_signature": False})
+    assert (first["roles"], first["xms_custom"]) == (["Api.Admin"], "x")
+    assert second["roles"] == ["Api.ReadWrite"] and "xms_custom" not in second

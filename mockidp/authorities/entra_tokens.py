@@ -215,6 +215,7 @@ class EntraTokens:
             header["x5t"] = keyset.active.x5t
         else:
             claims.update({"aud": resource.app_id, "iss": self.entra.v2_issuer(req.base, tenant), "azp": app.app_id, "azpacr": acr, "ver": "2.0"})
+        claims.update(self.entra.planned_claims(app.app_id))
         token = sign(keyset, dict(sorted(claims.items())), header)
         body = {"token_type": "Bearer", "expires_in": tenant.token_lifetime, "ext_expires_in": tenant.token_lifetime, "access_token": token}
         return Reply(json=body, headers=dict(NO_STORE), issued=[token])
