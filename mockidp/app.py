@@ -7,6 +7,7 @@ import asyncio
 import inspect
 import json
 import logging
+import re
 import time
 import traceback
 from typing import Any
@@ -26,6 +27,7 @@ from mockidp.journal import Entry, masked
 from mockidp.request import Reply, Request
 
 MAX_BODY = 1024 * 1024
+HOST = re.compile(r"(?:[A-Za-z0-9_.-]+|\[[0-9A-Fa-f:.]+\])(?::(?:6553[0-5]|655[0-2]\d|65[0-4]\d\d|6[0-4]\d{3}|[1-5]?\d{1,4}))?")
 log = logging.getLogger("mockidp")
 
 
@@ -52,8 +54,11 @@ def external_base(scope: Scope, headers: dict[str, str], engine: Engine, prefix:
         prefix = ""
     if engine.world.server.base_url:
         return engine.world.server.base_url.rstrip("/") + prefix
-    scheme = headers.get("x-forwarded-proto", "").split(",")[0].strip() or scope.get("scheme", "http")
-    host = headers.get("x-forwarded-host", "").split(",")[0].strip() or headers.get("host", "")
+    scheme = headers.get("x-forwarded-proto", "").split(",")[0].strip().lower()
+    scheme = scheme if scheme in ("http", "https") else scope.get("scheme", "http")
+    # A Host that is no host[:port] would make an issuer URL nobody can parse (urlsplit raises): ignore it.
+    forwarded = headers.get("x-forwarded-host", "").split(",")[0].strip()
+    host = next((h for h in (forwarded, headers.get("host", "")) if HOST.fullmatch(h)), "")
     if not host:
         server = scope.get("server") or ("localhost", None)
         host = f"{server[0]}:{server[1]}" if server[1] else server[0]
@@ -76,6 +81,8 @@ class EndpointApp:
 
     def __init__(self, engine: Engine, authority: Authority, endpoint: Endpoint) -> None:
         self.engine, self.authority, self.endpoint = engine, authority, endpoint
+        # An endpoint with its own wire format (an API behind the gateway) renders even the glue's errors itself.
+        self.render_error = endpoint.render_error or authority.render_error
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
@@ -90,6 +97,7 @@ class EndpointApp:
             if fault is not None and fault.delay:
                 await asyncio.sleep(fault.delay)
             if fault is not None and fault.drop:
+                self.record(scope, req, Reply(0, error="connection_dropped"), fault, started)
                 await self.drop(send)
                 return
             if fault is not None and (fault.status is not None or fault.error or fault.malformed):
@@ -97,12 +105,13 @@ class EndpointApp:
             else:
                 reply = await self.call(req)
         except OAuthError as err:
-            reply = self.authority.render_error(err, req)
+            reply = self.render_error(err, req)
         except Exception:  # noqa: BLE001 - the harness must answer in the authority's shape, and the test must fail
             self.engine.record_server_error(traceback.format_exc())
-            reply = self.authority.render_error(server_error(), req)
-        await to_response(reply)(scope, receive, send)
+            reply = self.render_error(server_error(), req)
+        # Journal first: a client that got its answer may read the journal at once (no race with the send).
         self.record(scope, req, reply, fault, started)
+        await to_response(reply)(scope, receive, send)
 
     async def call(self, req: Request) -> Reply:
         try:
@@ -111,7 +120,7 @@ class EndpointApp:
                 result = await result
             return result
         except OAuthError as err:
-            return self.authority.render_error(err, req)
+            return self.render_error(err, req)
 
     async def parse(self, scope: Scope, receive: Receive) -> Request:
         sreq = StarletteRequest(scope, receive)
@@ -155,7 +164,7 @@ class EndpointApp:
             err = self.authority.named_error(fault.error, fault.error_description)
             if fault.status is not None:
                 err.status = fault.status
-            reply = self.authority.render_error(err, req)
+            reply = self.render_error(err, req)
             reply.headers.update(headers)
             return reply
         status = fault.status or 500
@@ -163,7 +172,7 @@ class EndpointApp:
             return Reply(status, json=fault.body, headers=headers)
         if fault.body is not None:
             return Reply(status, text=str(fault.body), headers=headers)
-        return self.authority.render_error(OAuthError("temporarily_unavailable", f"injected fault {fault.id}", status, headers=headers), req)
+        return self.render_error(OAuthError("temporarily_unavailable", f"injected fault {fault.id}", status, headers=headers), req)
 
     @staticmethod
     async def drop(send: Send) -> None:

@@ -124,6 +124,9 @@ def test_fault_dropped_connection(mockidp, http) -> None:  # type: ignore[no-unt
     with pytest.raises(httpx.HTTPError):
         http.post(TOKEN, data=CC)
     assert http.post(TOKEN, data=CC).status_code == 200  # the next request is served normally
+    dropped, served = mockidp.journal.entries(endpoint="token")
+    assert (dropped["status"], dropped["error"], dropped["fault"]) == (0, "connection_dropped", "fault-1")
+    assert served["status"] == 200
 
 
 def test_faults_over_http_control(mockidp, http) -> None:  # type: ignore[no-untyped-def]

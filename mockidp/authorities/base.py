@@ -24,6 +24,7 @@ class Endpoint:
     name: str  # journal / fault name, e.g. "token"
     handler: Handler
     methods: tuple[str, ...] = ("GET",)
+    render_error: Callable[[OAuthError, Request | None], Reply] | None = None  # else the authority's render_error
 
 
 @dataclass(frozen=True)

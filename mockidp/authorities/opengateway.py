@@ -1,34 +1,64 @@
-"""Telefonica Open Gateway: OIDC CIBA at the channel partner's API gateway (seed 002).
-Wire facts: shared/reference/ciba-opengateway.md."""
+"""Telefonica Open Gateway: OIDC CIBA at the channel partner's API gateway (seed 002) and the SIM Swap API.
+Wire facts: shared/reference/ciba-opengateway.md. The CIBA rules themselves live in mockidp/oauth/ciba.py;
+ping / push delivery in opengateway_delivery.py; the SIM Swap API in mockidp/gateways/simswap.py."""
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import fnmatch
+import hashlib
+import hmac
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from mockidp.authorities.base import Authority, Endpoint, Issuer
+from mockidp.errors import OAuthError
+from mockidp.oauth import ciba
+from mockidp.oauth.assertions import ClientKey, verify_assertion
+from mockidp.oauth.clientauth import JWT_BEARER, presented_credentials
 from mockidp.request import Reply, Request
+from mockidp.tokens import TokenInvalid, sign
+
+RULES = "ciba-subscriber-rule"  # store kind: runtime consent for every future request of a subscriber
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+NO_STORE = {"cache-control": "no-store", "pragma": "no-cache"}
+Consent = Literal["grant", "deny", "never", "refuse"]
 
 
 @dataclass
 class OgApp:
     client_id: str
-    secret: str
+    secret: str | None = None
     purposes: list[str] = field(default_factory=list)  # subscriptions, as dpv:<Purpose>#<scope>
     delivery_mode: Literal["poll", "ping", "push"] = "poll"
-    notification_endpoint: str | None = None
+    notification_endpoint: str | None = None  # https, or http on loopback (tests)
     consent_403: bool = False  # Telefonica's own variant: /token answers 403 while consent is missing
+    jwks: dict[str, Any] | None = None  # public keys for private_key_jwt (the CAMARA profile)
+
+
+@dataclass
+class OgConsentRule:
+    purpose: str  # dpv:<Purpose>#<scope>, glob allowed: dpv:*#sim-swap
+    consent: Consent = "grant"
+    after_polls: int = 0
+    after_seconds: float = 0
 
 
 @dataclass
 class OgSubscriber:
     login_hint: str  # tel:+34655555555, ipport:80.90.34.2:16790, ...
-    consent: Literal["grant", "deny", "never"] = "grant"
-    after_polls: int = 0  # consent is given (or denied) on this poll; 0 = at once
+    consent: Consent = "grant"  # refuse: bc-authorize itself answers 403 access_denied (opted out at the operator)
+    after_polls: int = 0  # consent is given (or denied) on this poll; 0 = at once (poll mode only)
     after_seconds: float = 0
+    rules: list[OgConsentRule] = field(default_factory=list)  # per purpose; the fields above are the default
+    phone_number: str | None = None  # the MSISDN behind an ipport / operatortoken subscriber
+    operator_token: str | None = None
     sim_swapped: bool = False
-    latest_sim_change: str = "2024-01-01T00:00:00Z"
+    latest_sim_change: str | None = "2024-01-01T00:00:00Z"
 
 
 @dataclass
@@ -36,6 +66,7 @@ class OpenGatewayWorld:
     auth_req_expires_in: int = 120
     interval: int = 2
     access_token_lifetime: int = 3600
+    notification_attempts: int = 3  # ping / push: tries per notification before giving up (journalled)
     apps: list[OgApp] = field(default_factory=list)
     subscribers: list[OgSubscriber] = field(default_factory=list)
 
@@ -43,6 +74,22 @@ class OpenGatewayWorld:
         for a, app in enumerate(self.apps):
             if app.delivery_mode != "poll" and not app.notification_endpoint:
                 raise ValueError(f"opengateway.apps[{a}].notification_endpoint: required for {app.delivery_mode} delivery")
+            if app.notification_endpoint:
+                url = urlsplit(app.notification_endpoint)
+                if not (url.scheme == "https" or (url.scheme == "http" and url.hostname in LOOPBACK)) or not url.hostname:
+                    raise ValueError(f"opengateway.apps[{a}].notification_endpoint: must be https (http only on loopback)")
+            for p, purpose in enumerate(app.purposes):
+                try:
+                    ciba.parse_purpose(purpose, None)
+                except ciba.ScopeError as exc:
+                    raise ValueError(f"opengateway.apps[{a}].purposes[{p}]: {exc}") from None
+        for s, sub in enumerate(self.subscribers):
+            try:
+                ciba.parse_login_hint(sub.login_hint)
+                if sub.phone_number:
+                    ciba.parse_login_hint("tel:" + sub.phone_number)
+            except ciba.HintError as exc:
+                raise ValueError(f"opengateway.subscribers[{s}].login_hint: {exc}") from None
 
 
 class OpenGateway(Authority):
@@ -53,8 +100,18 @@ class OpenGateway(Authority):
     cert_hostnames = ('sandbox.opengateway.telefonica.com', 'opengateway.telefonica.com')
     config: OpenGatewayWorld
 
+    def load(self) -> None:
+        from mockidp.authorities.opengateway_delivery import Notifier
+
+        self.apps = {a.client_id: a for a in self.config.apps}
+        self.subscriptions = {a.client_id: [ciba.parse_purpose(p, None) for p in a.purposes] for a in self.config.apps}
+        self.client_keys = {a.client_id: ClientKey.from_jwks(a.jwks) if a.jwks else [] for a in self.config.apps}
+        self.subscribers = [(ciba.parse_login_hint(s.login_hint), s) for s in self.config.subscribers]
+        self.notifier = getattr(self, "notifier", None) or Notifier(self)  # running deliveries outlive a reload
+
     def issuers(self) -> list[Issuer]:
-        return [Issuer("apigateway", self.keyset("apigateway"), "/apigateway", "/apigateway/.well-known/openid-configuration", "/apigateway/jwks")]
+        return [Issuer("apigateway", self.keyset("apigateway"), "/apigateway", "/apigateway/.well-known/openid-configuration",
+                       "/apigateway/jwks", "/apigateway/token")]
 
     def demo_lines(self) -> list[str]:
         return [f"app {a.client_id} / {a.secret}: {', '.join(a.purposes)}" for a in self.config.apps] + [
@@ -62,14 +119,255 @@ class OpenGateway(Authority):
         ]
 
     def endpoints(self) -> list[Endpoint]:
+        from mockidp.gateways.simswap import SimSwapApi, camara_reply
+
+        simswap = SimSwapApi(self)
         return [
             Endpoint("/apigateway/.well-known/openid-configuration", "discovery", self.discovery),
             Endpoint("/apigateway/jwks", "jwks", self.jwks),
+            Endpoint("/apigateway/bc-authorize", "bc-authorize", self.bc_authorize, ("POST",)),
+            Endpoint("/apigateway/token", "token", self.token, ("POST",)),
+            # The API speaks CAMARA's ErrorInfo, even for the glue's errors and for faults.
+            Endpoint("/sim-swap/v0/check", "sim-swap-check", simswap.check, ("POST",), camara_reply),
+            Endpoint("/sim-swap/v0/retrieve-date", "sim-swap-retrieve-date", simswap.retrieve_date, ("POST",), camara_reply),
         ]
+
+    def named_error(self, name: str, description: str | None = None) -> OAuthError:
+        """For faults: the CIBA errors this emulation never produces by itself (user codes, binding messages,
+        login_hint_token) come with CIBA Core's meaning and status, so a test can still exercise its handling."""
+        known = {
+            "invalid_client": ("Client authentication failed", 401),
+            "missing_user_code": ("user_code is required for this client", 400),
+            "invalid_user_code": ("the user_code was invalid", 400),
+            "invalid_binding_message": ("the binding_message is invalid or unacceptable", 400),
+            "expired_login_hint_token": ("the login_hint_token has expired", 400),
+            "transaction_failed": ("the transaction failed at the operator", 400),
+        }
+        text, status = known.get(name, (name.replace("_", " "), 400))
+        return OAuthError(name, description or text, status)
 
     def discovery(self, req: Request) -> Reply:
         iss = req.base + "/apigateway"
-        return Reply(json={"issuer": iss, "jwks_uri": iss + "/jwks", "subject_types_supported": ["public"], "id_token_signing_alg_values_supported": ["RS256"]})
+        return Reply(json={
+            "issuer": iss,
+            "backchannel_authentication_endpoint": iss + "/bc-authorize",
+            "token_endpoint": iss + "/token",
+            "jwks_uri": iss + "/jwks",
+            "grant_types_supported": [ciba.GRANT_TYPE],
+            "backchannel_token_delivery_modes_supported": list(ciba.DELIVERY_MODES),
+            "backchannel_user_code_parameter_supported": False,
+            "token_endpoint_auth_methods_supported": ["client_secret_basic", "private_key_jwt"],
+            "token_endpoint_auth_signing_alg_values_supported": ["RS256", "PS256", "ES256"],
+            "scopes_supported": ["openid", *(f"dpv:{p}" for p in ciba.DPV_PURPOSES)],
+            "subject_types_supported": ["public"],
+            "id_token_signing_alg_values_supported": ["RS256"],
+        })
 
     def jwks(self, req: Request) -> Reply:
         return Reply(json=self.issuers()[0].keyset.jwks())
+
+    # --- client authentication -----------------------------------------------------------------------
+
+    def authenticate(self, req: Request) -> OgApp:
+        """HTTP Basic (the seed) or private_key_jwt (CAMARA: assertion lifetime at most 300 s, aud = the endpoint)."""
+        creds = presented_credentials(req)
+        challenge = {"www-authenticate": 'Basic realm="opengateway"'} if creds.method == "client_secret_basic" else {}
+        app = self.apps.get(creds.client_id or "")
+        if creds.method == "private_key_jwt":
+            if creds.assertion_type != JWT_BEARER or not creds.assertion:
+                raise OAuthError("invalid_client", f"client_assertion_type must be {JWT_BEARER} with a client_assertion", 401)
+            if app is None or not self.client_keys[app.client_id]:
+                raise OAuthError("invalid_client", "Client authentication failed: no key registered for this client", 401)
+            iss = req.base + "/apigateway"
+            try:
+                verify_assertion(creds.assertion, self.client_keys[app.client_id], client_id=app.client_id, now=self.now,
+                                 store=self.engine.store, audiences={req.base + req.path, iss, iss + "/token"}, max_lifetime=300)
+            except TokenInvalid as exc:
+                raise OAuthError("invalid_client", f"Client authentication failed: {exc}", 401) from exc
+            return app
+        if creds.method == "none" or app is None or app.secret is None or creds.secret is None \
+                or not hmac.compare_digest(creds.secret.encode(), app.secret.encode()):
+            raise OAuthError("invalid_client", "Client authentication failed", 401, headers=challenge)
+        return app
+
+    # --- bc-authorize ----------------------------------------------------------------------------------
+
+    def bc_authorize(self, req: Request) -> Reply:
+        app = self.authenticate(req)
+        if req.duplicates:
+            raise OAuthError("invalid_request", f"parameter(s) sent more than once: {', '.join(sorted(req.duplicates))}")
+        hints = [h for h in ("login_hint", "login_hint_token", "id_token_hint") if req.param(h) is not None]
+        if len(hints) != 1:
+            raise OAuthError("invalid_request", f"exactly one of login_hint, login_hint_token, id_token_hint is required, got {len(hints)}")
+        if hints[0] != "login_hint":
+            raise OAuthError("invalid_request", f"{hints[0]} is not supported: the CAMARA profile allows only login_hint")
+        if req.param("request") is not None:
+            raise OAuthError("invalid_request_object", "signed authentication requests are not supported here; send the parameters")
+        purpose_text, scope = req.param("purpose"), req.param("scope")
+        if purpose_text is None and scope is None:
+            raise OAuthError("invalid_request", "purpose (dpv:<Purpose>#<scope>) or scope (dpv:<Purpose> <api scopes>) is required")
+        try:
+            hint = ciba.parse_login_hint(req.param("login_hint") or "")
+            purpose = ciba.parse_purpose(purpose_text, scope)
+        except ciba.HintError as exc:
+            raise OAuthError("invalid_request", f"invalid login_hint: {exc}") from exc
+        except ciba.ScopeError as exc:
+            raise OAuthError("invalid_scope", str(exc)) from exc
+        if not purpose.covered_by(self.subscriptions[app.client_id]):
+            raise OAuthError("unauthorized_client", f"the application is not subscribed to {purpose}")
+        token = req.param("client_notification_token")
+        if app.delivery_mode != "poll":
+            if token is None:
+                raise OAuthError("invalid_request", f"client_notification_token is required for {app.delivery_mode} delivery")
+            if len(token) > 1024 or not ciba.BEARER_TOKEN.fullmatch(token):
+                raise OAuthError("invalid_request", "client_notification_token must be a bearer token of at most 1024 characters")
+        subscriber = self.subscriber(hint)
+        if subscriber is None:
+            raise OAuthError("unknown_user_id", f"no subscriber is known for {hint}")
+        rule = self.rule_for(subscriber, purpose)
+        if rule["consent"] == "refuse":
+            raise OAuthError("access_denied", f"the subscriber has opted out of {purpose}", 403)
+        if app.delivery_mode != "poll":
+            rule["after_polls"] = 0  # nobody polls before the notification
+        now, cfg = self.now, self.config
+        auth_req_id = str(uuid.uuid4())
+        rec = ciba.new_request(
+            auth_req_id=auth_req_id, client_id=app.client_id, subscriber=subscriber.login_hint, purpose=purpose, rule=rule, now=now,
+            expires_in=cfg.auth_req_expires_in, interval=cfg.interval, hint=str(hint), base=req.base,
+            phone_number=hint.phone_number or subscriber.phone_number, delivery_mode=app.delivery_mode,
+            notification_token=token, notified=False,
+        )
+        if rule["consent"] == "expire":
+            rec = ciba.decide(rec, ciba.EXPIRED, now)
+        rec = ciba.settle(rec, now)
+        # Kept past expiry so a late poll still hears expired_token rather than invalid_grant.
+        self.engine.store.put(ciba.REQUESTS, auth_req_id, rec, expires_at=rec["expires_at"] + 3600)
+        if app.delivery_mode != "poll":
+            self.notifier.watch(auth_req_id, asyncio.get_running_loop())
+        return Reply(json={"auth_req_id": auth_req_id, "expires_in": cfg.auth_req_expires_in, "interval": cfg.interval}, headers=dict(NO_STORE))
+
+    def subscriber(self, hint: ciba.LoginHint) -> OgSubscriber | None:
+        for known, sub in self.subscribers:
+            if known.matches(hint) or (sub.phone_number and hint.phone_number == sub.phone_number) \
+                    or (sub.operator_token and hint.kind == "operatortoken" and hint.value == sub.operator_token):
+                return sub
+        return None
+
+    def rule_for(self, sub: OgSubscriber, purpose: ciba.Purpose) -> dict[str, Any]:
+        runtime = self.engine.store.get(RULES, sub.login_hint, self.now)
+        if runtime is not None:
+            return {"consent": runtime["decision"], "after_polls": 0, "after_seconds": 0}
+        chosen: OgSubscriber | OgConsentRule = sub
+        for rule in sub.rules:
+            if any(fnmatch.fnmatchcase(f"dpv:{purpose.dpv}#{s}", rule.purpose) for s in purpose.scopes):
+                chosen = rule
+                break
+        return {"consent": chosen.consent, "after_polls": chosen.after_polls, "after_seconds": chosen.after_seconds}
+
+    # --- token -----------------------------------------------------------------------------------------
+
+    def token(self, req: Request) -> Reply:
+        grant_type = req.param("grant_type")
+        if grant_type is None:
+            raise OAuthError("invalid_request", "grant_type is required")
+        if grant_type != ciba.GRANT_TYPE:
+            raise OAuthError("unsupported_grant_type", f"this gateway's backend flow issues tokens for {ciba.GRANT_TYPE} only")
+        app = self.authenticate(req)
+        if req.duplicates:
+            raise OAuthError("invalid_request", f"parameter(s) sent more than once: {', '.join(sorted(req.duplicates))}")
+        auth_req_id = req.param("auth_req_id")
+        if auth_req_id is None:
+            raise OAuthError("invalid_request", "auth_req_id is required")
+        if app.delivery_mode == "push":
+            raise OAuthError("unauthorized_client", "the client is registered for push delivery: tokens come to its notification endpoint")
+        outcome = ["invalid_grant:unknown"]
+
+        def change(rec: ciba.Record) -> ciba.Record:
+            new, outcome[0] = ciba.poll(rec, app.client_id, self.now)
+            return new
+
+        rec = self.engine.store.update(ciba.REQUESTS, auth_req_id, self.now, change)
+        result = outcome[0]
+        if result == "token" and rec is not None:
+            body = self.issue(rec, req.base)
+            return Reply(json=body, headers=dict(NO_STORE), issued=[t for k, t in body.items() if k in ("access_token", "id_token")])
+        raise self.token_error(result, rec, app)
+
+    def token_error(self, result: str, rec: ciba.Record | None, app: OgApp) -> OAuthError:
+        texts = {
+            "invalid_grant:unknown": "auth_req_id is unknown",
+            "invalid_grant:client": "auth_req_id was issued to another client",
+            "invalid_grant:redeemed": "auth_req_id was already redeemed",
+            "authorization_pending": "the subscriber has not given consent yet",
+            "slow_down": f"polling too fast: wait at least {rec['interval'] if rec else 0} s between token requests",
+            "expired_token": "auth_req_id has expired; send a new authentication request",
+            "access_denied": "the subscriber denied consent",
+        }
+        error = result.split(":")[0]
+        # Telefonica's sequence diagram answers 403 while consent is missing (reference: "Token endpoint"); CIBA says 400.
+        status = 403 if app.consent_403 and error in ("authorization_pending", "slow_down", "access_denied") else 400
+        return OAuthError(error, texts[result], status, headers=dict(NO_STORE))
+
+    def issue(self, rec: ciba.Record, base: str) -> dict[str, Any]:
+        """The tokens for a granted request: an access token for the APIs, and an id token when asked (or pushed)."""
+        lifetime = self.config.access_token_lifetime
+        sub = str(uuid.uuid5(uuid.NAMESPACE_URL, "opengateway:" + rec["login_hint"]))
+        scope = " ".join((["openid"] if rec["openid"] else []) + rec["scopes"])
+        claims = {"sub": sub, "aud": base, "client_id": rec["client_id"], "azp": rec["client_id"], "scope": scope,
+                  "purpose": f"dpv:{rec['dpv']}", "login_hint": rec["hint"], "auth_req_id": rec["auth_req_id"]}
+        if rec.get("phone_number"):
+            claims["phone_number"] = rec["phone_number"]
+        claims.update(self.planned_claims(rec["client_id"]))
+        access = self.sign_token(claims, base, lifetime, typ="at+jwt")
+        body: dict[str, Any] = {"access_token": access, "token_type": "Bearer", "expires_in": lifetime, "scope": scope}
+        if rec["openid"] or rec["delivery_mode"] == "push":
+            digest = hashlib.sha256(access.encode("ascii")).digest()
+            at_hash = base64.urlsafe_b64encode(digest[:16]).rstrip(b"=").decode()
+            body["id_token"] = self.sign_token({"sub": sub, "aud": rec["client_id"], "auth_time": int(rec.get("decided", self.now)),
+                                                ciba.AUTH_REQ_ID_CLAIM: rec["auth_req_id"], "at_hash": at_hash}, base, lifetime)
+        return body
+
+    def sign_token(self, claims: dict[str, Any], base: str, lifetime: int, typ: str = "JWT") -> str:
+        now = int(self.now)
+        full = {"iss": base + "/apigateway", "iat": now, "nbf": now, "exp": now + lifetime, "jti": str(uuid.uuid4()), **claims}
+        return sign(self.issuers()[0].keyset, full, typ=typ)
+
+    # --- runtime consent (tests, the control surface, a consent page) ---------------------------------
+
+    def approve(self, auth_req_id: str) -> ciba.Record:
+        return self._decide(auth_req_id, ciba.GRANTED)
+
+    def deny(self, auth_req_id: str) -> ciba.Record:
+        return self._decide(auth_req_id, ciba.DENIED)
+
+    def expire(self, auth_req_id: str) -> ciba.Record:
+        return self._decide(auth_req_id, ciba.EXPIRED)
+
+    def _decide(self, auth_req_id: str, state: str) -> ciba.Record:
+        """KeyError for an unknown auth_req_id, ValueError when it is no longer pending."""
+        rec = self.engine.store.update(ciba.REQUESTS, auth_req_id, self.now, lambda r: ciba.decide(r, state, self.now))
+        if rec is None:
+            raise KeyError(f"unknown auth_req_id {auth_req_id!r}")
+        return rec
+
+    def decide_future(self, login_hint: str, decision: Literal["grant", "deny", "expire", "never"] | None) -> None:
+        """Answer every future request of a subscriber this way (None: back to the world's rule).
+        Raises ValueError for a malformed hint and KeyError for an unknown subscriber."""
+        sub = self.subscriber(ciba.parse_login_hint(login_hint))
+        if sub is None:
+            raise KeyError(f"no subscriber is known for {login_hint}")
+        if decision is None:
+            self.engine.store.take(RULES, sub.login_hint, self.now)
+        elif decision not in ("grant", "deny", "expire", "never"):
+            raise ValueError(f"decision must be grant, deny, expire or never, got {decision!r}")
+        else:
+            self.engine.store.put(RULES, sub.login_hint, {"decision": decision})
+
+    def requests(self, state: str | None = None) -> list[ciba.Record]:
+        """Every CIBA request as of now (time-based answers applied), optionally of one state."""
+        now = self.now
+        found = [ciba.settle(r, now) for r in self.engine.store.items(ciba.REQUESTS, now).values()]
+        return sorted((r for r in found if state is None or r["state"] == state), key=lambda r: r["created"])
+
+    def pending_requests(self) -> list[ciba.Record]:
+        return self.requests(ciba.PENDING)

@@ -1,0 +1,116 @@
+"""CIBA ping and push delivery (CIBA Core §10.2, §10.3, §12): once a request is answered, POST to the client's
+notification endpoint with its client_notification_token as Bearer, from the server's own event loop.
+
+A watcher task per ping/push request notices the answer, however it came (world rule, runtime decision, the clock
+moved by a test), claims the single delivery atomically in the store, and sends it with a bounded number of
+attempts. Every attempt is recorded in the journal (endpoint `ping-notification` / `push-notification`)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from mockidp.journal import Entry
+from mockidp.oauth import ciba
+
+if TYPE_CHECKING:
+    from mockidp.authorities.opengateway import OpenGateway
+
+log = logging.getLogger("mockidp")
+TICK = 0.02  # how often a watcher looks at its request: short, so a test's clock.advance() is noticed at once
+TIMEOUT = httpx.Timeout(5.0)
+BACKOFF = 0.1  # seconds before the second attempt, doubled each time
+PUSH_ERRORS = {ciba.DENIED: ("access_denied", "the subscriber denied consent"),
+               ciba.EXPIRED: ("expired_token", "auth_req_id expired before the subscriber answered")}
+
+
+class Notifier:
+    def __init__(self, authority: OpenGateway) -> None:
+        self.authority = authority
+        self._tasks: set[asyncio.Task[None]] = set()  # only to keep running tasks referenced; no request state here
+
+    def watch(self, auth_req_id: str, loop: asyncio.AbstractEventLoop) -> None:
+        task = loop.create_task(self._watch(auth_req_id))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _watch(self, auth_req_id: str) -> None:
+        try:
+            while True:
+                claimed = self._claim(auth_req_id)
+                if claimed is None:
+                    return  # gone (a reset) or already delivered
+                if claimed:
+                    await self._deliver(claimed)
+                    return
+                await asyncio.sleep(TICK)
+        except Exception:  # noqa: BLE001 - a delivery bug must fail the running test, not vanish in a task
+            import traceback
+
+            self.authority.engine.record_server_error(traceback.format_exc())
+
+    def _claim(self, auth_req_id: str) -> ciba.Record | None | dict[str, Any]:
+        """The record once it is answered and not yet notified (now marked notified), {} while pending, None when done."""
+        store, now = self.authority.engine.store, self.authority.now
+        claimed: list[ciba.Record] = []
+
+        def change(rec: ciba.Record) -> ciba.Record:
+            rec = ciba.settle(rec, now)
+            if rec["notified"] or rec["state"] == ciba.PENDING:
+                return rec
+            rec = {**rec, "notified": True}
+            if rec["delivery_mode"] == "push" and rec["state"] == ciba.GRANTED:
+                rec = {**rec, "state": ciba.REDEEMED, "redeemed": now}  # pushed tokens are redeemed by delivery
+            claimed.append(rec)
+            return rec
+
+        rec = store.update(ciba.REQUESTS, auth_req_id, now, change)
+        if rec is None or (rec["notified"] and not claimed):
+            return None
+        return claimed[0] if claimed else {}
+
+    async def _deliver(self, rec: ciba.Record) -> None:
+        app = self.authority.apps.get(rec["client_id"])
+        if app is None or not app.notification_endpoint:
+            return  # the app was removed at runtime: nowhere to deliver
+        issued: list[str] = []
+        if rec["delivery_mode"] == "ping":
+            body: dict[str, Any] = {"auth_req_id": rec["auth_req_id"]}
+        elif rec["state"] == ciba.REDEEMED:
+            body = {"auth_req_id": rec["auth_req_id"], **self.authority.issue(rec, rec["base"])}
+            issued = [body["access_token"], body["id_token"]]
+        else:
+            error, text = PUSH_ERRORS.get(rec["state"], ("transaction_failed", "the request could not be completed"))
+            body = {"error": error, "error_description": text, "auth_req_id": rec["auth_req_id"]}
+        headers = {"authorization": f"Bearer {rec['notification_token']}", "content-type": "application/json"}
+        attempts = max(1, self.authority.config.notification_attempts)
+        async with httpx.AsyncClient(timeout=TIMEOUT) as client:
+            for attempt in range(1, attempts + 1):
+                started = time.perf_counter()
+                status, failure = 0, None
+                try:
+                    resp = await client.post(app.notification_endpoint, json=body, headers=headers)
+                    status = resp.status_code
+                    failure = None if 200 <= status < 300 else f"notification endpoint answered {status}"
+                except httpx.HTTPError as exc:
+                    failure = f"notification failed: {type(exc).__name__}: {exc}"
+                self._record(rec, app.notification_endpoint, attempt, status, failure, issued, started)
+                if failure is None:
+                    return
+                log.warning("CIBA %s notification for %s, attempt %d/%d: %s", rec["delivery_mode"], rec["auth_req_id"], attempt, attempts, failure)
+                if attempt < attempts:
+                    await asyncio.sleep(BACKOFF * 2 ** (attempt - 1))
+
+    def _record(self, rec: ciba.Record, url: str, attempt: int, status: int, failure: str | None, issued: list[str], started: float) -> None:
+        engine = self.authority.engine
+        engine.journal.record(Entry(
+            seq=engine.journal.next_seq(), time=engine.clock.now(), authority=self.authority.name,
+            endpoint=f"{rec['delivery_mode']}-notification", method="POST", path=url, status=status, client_id=rec["client_id"],
+            error="notification_failed" if failure else None,
+            params={"auth_req_id": rec["auth_req_id"], "state": rec["state"], "attempt": str(attempt), **({"detail": failure} if failure else {})},
+            issued=issued, duration_ms=round((time.perf_counter() - started) * 1000, 3),
+        ))
