@@ -68,6 +68,8 @@ class CibaClient:
 
 @pytest.fixture
 def client(mockidp, http) -> CibaClient:  # type: ignore[no-untyped-def]
+    # Frozen: only the client's waits move time, so a slow machine cannot eat into expires_in.
+    mockidp.clock.set(mockidp.clock.now(), frozen=True)
     return CibaClient(http, mockidp.base("opengateway") + "/apigateway", SEED_AUTH, sleep=mockidp.clock.advance)
 
 
