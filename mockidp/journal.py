@@ -8,13 +8,17 @@ from typing import Any
 from mockidp.store import Store
 
 KIND = "journal"
-SECRET_NAMES = ("secret", "password", "assertion", "code_verifier", "token", "authorization", "code", "cookie")
+SECRET_PARTS = ("secret", "password", "assertion", "token", "authorization", "cookie")  # in any parameter name
+SECRET_NAMES = {"code", "code_verifier", "nonce_value"}  # exactly these names
+NOT_SECRET = {"token_type_hint", "grant_type", "response_type", "token_type", "client_assertion_type", "login_hint_token_type"}
 MASK = "***"
 
 
 def is_secret(name: str) -> bool:
     lowered = name.lower()
-    return any(part in lowered for part in SECRET_NAMES) and lowered not in ("token_type_hint", "grant_type", "response_type")
+    if lowered in NOT_SECRET:
+        return False
+    return lowered in SECRET_NAMES or any(part in lowered for part in SECRET_PARTS)
 
 
 def masked(params: dict[str, str]) -> dict[str, str]:

@@ -66,4 +66,4 @@ class AvayaApi:
         realm = self.authority.realms.get(name or "")
         if realm is None or not realm.config.enabled:
             raise TokenInvalid("issuer", "token not issued by an Avaya account realm")
-        return self.authority.verify_access_token(realm, req, token)
+        return self.authority.tokens.verify_access_token(realm, req, token)

@@ -1,0 +1,102 @@
+"""The browser side of an Avaya account realm: Keycloak's authorization endpoint (a login form with one-click demo
+users and a Deny button; PKCE plain / S256, state, nonce) and RP-initiated logout.
+
+Errors about the client or its redirect_uri show an error page and never redirect (RFC 6749 §4.1.2.1); every
+later error goes back to the client with `error`, `error_description`, `state` and `iss` (RFC 9207), as Keycloak does."""
+
+from __future__ import annotations
+
+import uuid
+from typing import TYPE_CHECKING
+
+from mockidp.authorities.avaya_tokens import CODE
+from mockidp.errors import OAuthError
+from mockidp.oauth import pkce
+from mockidp.oauth.pages import error_page, login_page, redirect_with
+from mockidp.request import Reply, Request
+from mockidp.tokens import TokenInvalid, verify
+
+if TYPE_CHECKING:
+    from mockidp.authorities.avaya import Avaya, Realm
+
+
+def redirect_ok(pattern: str, uri: str) -> bool:
+    """Keycloak's valid redirect URIs: exact match, or a prefix match when the pattern ends in '*'."""
+    return uri.startswith(pattern[:-1]) if pattern.endswith("*") else uri == pattern
+
+
+class AvayaBrowser:
+    def __init__(self, authority: Avaya) -> None:
+        self.authority = authority
+
+    def authorize(self, req: Request) -> Reply:
+        auth = self.authority
+        realm = auth.realm_of(req)
+        params = dict(req.query) if req.method == "GET" else dict(req.form)
+        client = realm.clients.get(params.get("client_id", "").lower())
+        if client is None or not client.enabled:
+            return error_page(auth.title, "Client not found.")
+        redirect_uri = params.get("redirect_uri") or ""
+        if not redirect_uri or not any(redirect_ok(p, redirect_uri) for p in client.redirect_uris):
+            return error_page(auth.title, "Invalid parameter: redirect_uri")
+        state = params.get("state")
+        iss = realm.issuer(req.base)
+
+        def fail(error: str, description: str) -> Reply:
+            reply = redirect_with(redirect_uri, {"error": error, "error_description": description, "state": state, "iss": iss})
+            reply.error = error
+            return reply
+
+        if params.get("response_type") != "code":
+            return fail("unsupported_response_type", "Client is not allowed to initiate browser login with given response_type.")
+        if not client.standard_flow:
+            return fail("unauthorized_client", "Client is not allowed to initiate browser login with given response_type. Standard flow is disabled for the client.")
+        method = params.get("code_challenge_method") or ("plain" if params.get("code_challenge") else None)
+        if method is not None and method not in pkce.METHODS:
+            return fail("invalid_request", "Invalid parameter: code_challenge_method")
+        if method is not None and not params.get("code_challenge"):
+            return fail("invalid_request", "Missing parameter: code_challenge")
+        try:
+            scopes = auth.granted_scopes(client, params.get("scope"))
+        except OAuthError:
+            return fail("invalid_scope", "Invalid scopes: " + params.get("scope", ""))
+        action = req.base + req.path
+        demo = [u.username for u in realm.config.users if u.enabled]
+        if req.method == "GET":
+            return login_page(auth.title, action, params, demo)
+        if req.form.get("action") == "deny":
+            return fail("access_denied", "User denied the request")
+        if req.form.get("demo_user"):
+            username = req.form["demo_user"]
+            user = realm.users.get(username.lower())
+        else:
+            username = req.form.get("username", "")
+            user = auth.user_by_password(realm, username, req.form.get("password", ""))
+        if user is None:
+            return login_page(auth.title, action, params, demo, error="Invalid username or password.", username=username)
+        if not user.enabled:
+            return login_page(auth.title, action, params, demo, error="Account is disabled, contact your administrator.", username=username)
+        session = auth.tokens.new_session(realm, client, user, browser=True)
+        code = f"{uuid.uuid4()}.{session['sid']}.{uuid.uuid4()}"  # Keycloak's code shape: uuid.session.uuid
+        auth.engine.store.put(CODE, code, {
+            "realm": realm.name, "client_id": client.client_id, "redirect_uri": redirect_uri, "scopes": scopes,
+            "nonce": params.get("nonce"), "code_challenge": params.get("code_challenge"), "code_challenge_method": method,
+            "username": user.username, "sid": session["sid"],
+        }, auth.now + realm.config.code_lifespan)
+        return redirect_with(redirect_uri, {"state": state, "session_state": session["sid"], "iss": iss, "code": code})
+
+    def logout_page(self, realm: Realm, req: Request) -> Reply:
+        """RP-initiated logout (GET): end the session the id_token_hint names, then go to post_logout_redirect_uri."""
+        auth = self.authority
+        target = req.query.get("post_logout_redirect_uri")
+        hint = req.query.get("id_token_hint")
+        if hint:
+            try:
+                _, claims = verify(hint, realm.keyset, now=auth.now, require_exp=False)
+            except TokenInvalid:
+                return error_page(auth.title, "Invalid parameter: id_token_hint")
+            if "sid" in claims:
+                auth.tokens.end_session(str(claims["sid"]))
+        if target:
+            return redirect_with(target, {"state": req.query.get("state")})
+        return Reply(html="<!doctype html><title>Logged out</title><p id='logged-out'>You are logged out.</p>")

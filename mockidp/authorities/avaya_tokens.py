@@ -1,0 +1,226 @@
+"""What an Avaya account realm issues and later accepts: sessions, access / ID / refresh tokens with Keycloak's
+claims and response fields, and the checks userinfo, introspection and the stand-in Avaya API share.
+Claim sets and field order follow Keycloak (shared/reference/keycloak.md); seed 001 sets the lifespans and
+the lower-case `"token_type": "bearer"`."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from joserfc import jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import OctKey
+
+from mockidp.authorities.avaya_world import AvayaClient, AvayaUser
+from mockidp.errors import OAuthError
+from mockidp.request import Reply, Request
+from mockidp.tokens import TokenInvalid, sign, sign_hmac, verify
+
+if TYPE_CHECKING:
+    from mockidp.authorities.avaya import Avaya, Realm
+
+NO_STORE = {"cache-control": "no-store", "pragma": "no-cache"}  # Keycloak sends both on every token response
+PROFILE_CLAIMS = ("email_verified", "name", "preferred_username", "given_name", "family_name", "email")
+SESSION, REFRESH, REVOKED = "avaya-session", "avaya-refresh", "avaya-revoked"
+CODE, CODE_SPENT = "avaya-code", "avaya-code-spent"
+
+
+def kc_error(error: str, description: str | None, status: int = 400) -> OAuthError:
+    return OAuthError(error, description, status, headers=dict(NO_STORE))
+
+
+class AvayaTokens:
+    def __init__(self, authority: Avaya) -> None:
+        self.authority = authority
+
+    @property
+    def store(self) -> Any:
+        return self.authority.engine.store
+
+    @property
+    def now(self) -> float:
+        return self.authority.now
+
+    # --- sessions ------------------------------------------------------------------------------------
+
+    def new_session(self, realm: Realm, client: AvayaClient, user: AvayaUser | None, browser: bool = False) -> dict[str, Any]:
+        sid = str(uuid.uuid4())
+        session = {"sid": sid, "realm": realm.name, "client_id": client.client_id, "username": user.username if user else None,
+                   "auth_time": int(self.now), "browser": browser}
+        self.store.put(SESSION, sid, session, self.now + realm.config.refresh_token_lifespan)
+        return session
+
+    def session(self, sid: str) -> dict[str, Any] | None:
+        return self.store.get(SESSION, sid, self.now)
+
+    def live_session(self, sid: str) -> dict[str, Any] | None:
+        """The session, unless it ended or was detached from its client."""
+        session = self.session(sid)
+        return session if session is not None and not session.get("detached") else None
+
+    def end_session(self, sid: str) -> dict[str, Any] | None:
+        return self.store.take(SESSION, sid, self.now)
+
+    def detach(self, sid: str) -> None:
+        """Keycloak's answer to a replayed code or refresh token: the client session is detached from the user
+        session, so every token of it stops working (RFC 6749 §4.1.2, RFC 9700 §4.14.2)."""
+        self.store.update(SESSION, sid, self.now, lambda s: {**s, "detached": True})
+
+    # --- claims --------------------------------------------------------------------------------------
+
+    def roles(self, realm: Realm, principal: AvayaUser | AvayaClient, scopes: list[str]) -> tuple[list[str], dict[str, list[str]]]:
+        """The principal's own roles plus those each granted client scope (an Avaya API) maps to."""
+        realm_roles = list(principal.roles)
+        client_roles = {k: list(v) for k, v in principal.client_roles.items()}
+        for name in scopes:
+            scope = realm.scopes.get(name)
+            if scope is None:
+                continue
+            realm_roles += [r for r in scope.roles if r not in realm_roles]
+            for cid, roles in scope.client_roles.items():
+                client_roles.setdefault(cid, [])
+                client_roles[cid] += [r for r in roles if r not in client_roles[cid]]
+        return realm_roles, client_roles
+
+    def access_claims(self, realm: Realm, req: Request, client: AvayaClient, user: AvayaUser | None, scopes: list[str],
+                      session: dict[str, Any] | None) -> dict[str, Any]:
+        now = int(self.now)
+        realm_roles, client_roles = self.roles(realm, user or client, scopes)
+        # Keycloak: "account" unless other clients' roles are in the token; then those clients.
+        audiences = [cid for cid in client_roles if cid != client.client_id] or ["account"]
+        subject = user.username if user else "service-account-" + client.client_id.lower()
+        claims: dict[str, Any] = {
+            "exp": now + realm.config.access_token_lifespan,
+            "iat": now,
+        }
+        if session is not None and session.get("browser"):
+            claims["auth_time"] = session["auth_time"]  # only a browser login has one (Keycloak 26, measured)
+        claims.update({
+            "jti": str(uuid.uuid4()),
+            "iss": realm.issuer(req.base),
+            "aud": audiences[0] if len(audiences) == 1 else audiences,
+            "sub": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{realm.name}/{subject.lower()}")),
+            "typ": "Bearer",
+            "azp": client.client_id,
+        })
+        if session is not None:
+            claims["sid"] = session["sid"]
+        claims["acr"] = "1"
+        if realm_roles:
+            claims["realm_access"] = {"roles": realm_roles}
+        if client_roles:
+            claims["resource_access"] = {cid: {"roles": roles} for cid, roles in client_roles.items()}
+        claims["scope"] = " ".join(scopes)
+        if user is None:
+            claims.update({"clientHost": req.client_host, "email_verified": False, "preferred_username": subject.lower(),
+                           "clientAddress": req.client_host, "client_id": client.client_id})
+        else:
+            claims.update(self.profile(user, scopes))
+            claims.update(user.claims)
+        claims.update(self.authority.planned_claims(client.client_id))
+        return claims
+
+    @staticmethod
+    def profile(user: AvayaUser, scopes: list[str]) -> dict[str, Any]:
+        out: dict[str, Any] = {"email_verified": True}
+        if "profile" in scopes:
+            out.update({"name": f"{user.first_name} {user.last_name}", "preferred_username": user.username.lower(),
+                        "given_name": user.first_name, "family_name": user.last_name})
+        else:
+            out["preferred_username"] = user.username.lower()
+        if "email" in scopes and user.email:
+            out["email"] = user.email
+        return out
+
+    # --- the token response --------------------------------------------------------------------------
+
+    def issue(self, realm: Realm, req: Request, client: AvayaClient, user: AvayaUser | None, scopes: list[str],
+              session: dict[str, Any] | None, nonce: str | None = None) -> Reply:
+        """Keycloak's AccessTokenResponse, fields in its order; null fields left out."""
+        claims = self.access_claims(realm, req, client, user, scopes, session)
+        access = sign(realm.keyset, claims)
+        body: dict[str, Any] = {"access_token": access, "expires_in": realm.config.access_token_lifespan, "refresh_expires_in": 0}
+        issued = [access]
+        if session is not None:
+            body["refresh_expires_in"] = realm.config.refresh_token_lifespan
+            body["refresh_token"] = self.refresh_token(realm, claims, session)
+        body["token_type"] = "bearer"  # seed 001: lower case (stock Keycloak says "Bearer")
+        if "openid" in scopes:
+            body["id_token"] = self.id_token(realm, claims, client, session, nonce, access)
+            issued.append(body["id_token"])
+        body["not-before-policy"] = 0
+        if session is not None:
+            body["session_state"] = session["sid"]
+        body["scope"] = claims["scope"]
+        return Reply(json=body, headers=dict(NO_STORE), issued=issued)
+
+    def refresh_token(self, realm: Realm, access: dict[str, Any], session: dict[str, Any]) -> str:
+        now = int(self.now)
+        claims = {
+            "exp": now + realm.config.refresh_token_lifespan, "iat": now, "jti": str(uuid.uuid4()), "iss": access["iss"],
+            "aud": access["iss"], "sub": access["sub"], "typ": "Refresh", "azp": access["azp"], "sid": session["sid"],
+            "scope": access["scope"],
+        }
+        # A live refresh token is one still in the store: rotation takes it out (single use).
+        self.store.put(REFRESH, claims["jti"], {"sid": session["sid"]}, float(claims["exp"]))
+        return sign_hmac(realm.refresh_secret, claims)
+
+    def id_token(self, realm: Realm, access: dict[str, Any], client: AvayaClient, session: dict[str, Any] | None,
+                 nonce: str | None, access_token: str) -> str:
+        digest = hashlib.sha256(access_token.encode()).digest()
+        claims: dict[str, Any] = {"exp": access["exp"], "iat": access["iat"]}
+        if "auth_time" in access:
+            claims["auth_time"] = access["auth_time"]
+        claims.update({"jti": str(uuid.uuid4()), "iss": access["iss"], "aud": client.client_id, "sub": access["sub"],
+                       "typ": "ID", "azp": client.client_id})
+        if nonce:
+            claims["nonce"] = nonce  # between azp and sid, on the ID token only
+        if session is not None:
+            claims["sid"] = session["sid"]
+        claims["at_hash"] = base64.urlsafe_b64encode(digest[:16]).rstrip(b"=").decode()
+        claims["acr"] = "1"
+        claims.update({k: v for k, v in access.items() if k in PROFILE_CLAIMS})
+        return sign(realm.keyset, claims)
+
+    # --- accepting tokens again ----------------------------------------------------------------------
+
+    def refresh_claims(self, realm: Realm, token: str) -> dict[str, Any]:
+        """A refresh token's claims if it is ours (signature and type); expiry and liveness are the caller's."""
+        try:
+            claims = jwt.decode(token, OctKey.import_key(realm.refresh_secret), algorithms=["HS512"]).claims
+        except (JoseError, ValueError) as exc:
+            raise kc_error("invalid_grant", "Invalid refresh token") from exc
+        if claims.get("typ") not in ("Refresh", "Offline") or not isinstance(claims.get("exp"), int):
+            raise kc_error("invalid_grant", "Invalid refresh token")
+        return claims
+
+    def live_refresh_claims(self, realm: Realm, token: str) -> dict[str, Any] | None:
+        try:
+            claims = self.refresh_claims(realm, token)
+        except OAuthError:
+            return None
+        alive = claims["exp"] > self.now and self.store.get(REFRESH, claims["jti"], self.now) is not None
+        return claims if alive and self.live_session(str(claims.get("sid"))) is not None else None
+
+    def verify_access_token(self, realm: Realm, req: Request, token: str) -> dict[str, Any]:
+        """Signature, expiry, issuer (as reached now, or the default base), type, revocation and session."""
+        _, claims = verify(token, realm.keyset, now=self.now)
+        if claims.get("iss") not in (realm.issuer(req.base), realm.issuer(self.authority.default_base())):
+            raise TokenInvalid("issuer", "token issued by another issuer")
+        if claims.get("typ") != "Bearer":
+            raise TokenInvalid("type", "not an access token")
+        if self.store.get(REVOKED, str(claims.get("jti")), self.now) is not None:
+            raise TokenInvalid("revoked", "token was revoked")
+        if "sid" in claims and self.live_session(str(claims["sid"])) is None:
+            raise TokenInvalid("session", "session not active")
+        return claims
+
+    def revoke_access_token(self, claims: dict[str, Any]) -> None:
+        self.store.put(REVOKED, str(claims["jti"]), {}, float(claims["exp"]))
+
+    def take_refresh(self, jti: str) -> bool:
+        """Spend a refresh token (rotation): True the first time, False if it was already spent."""
+        return self.store.take(REFRESH, jti, self.now) is not None

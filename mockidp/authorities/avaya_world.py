@@ -1,0 +1,114 @@
+"""The world data of the Avaya Experience Platform A&A emulation: one Keycloak realm per Avaya account, its
+clients, users and client scopes (Avaya APIs), and the routes of the stand-in Avaya API with the roles they need."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+CLIENT_ID = re.compile(r"[A-Za-z0-9-]+")  # seed 001: "letters, numbers, and special character '-'"; case-insensitive
+BUILTIN_SCOPES = ("openid", "offline_access", "profile", "email")
+
+
+@dataclass
+class AvayaClient:
+    client_id: str
+    secret: str | None = None  # None and no keys: a public client
+    enabled: bool = True
+    service_account: bool = True  # client_credentials
+    direct_access: bool = True  # password grant
+    standard_flow: bool = True  # authorization code
+    redirect_uris: list[str] = field(default_factory=lambda: ["*"])  # Keycloak patterns: exact, or ending in '*'
+    roles: list[str] = field(default_factory=list)  # the service account's realm roles
+    client_roles: dict[str, list[str]] = field(default_factory=dict)  # the service account's roles per client
+    default_scopes: list[str] = field(default_factory=lambda: ["profile", "email"])
+    optional_scopes: list[str] = field(default_factory=list)
+    jwks: dict[str, Any] | None = None  # private_key_jwt with a registered JWKS
+    certificate: str | None = None  # private_key_jwt with a registered certificate: PEM text or a path
+
+
+@dataclass
+class AvayaUser:
+    username: str
+    password: str
+    enabled: bool = True
+    email: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    roles: list[str] = field(default_factory=list)
+    client_roles: dict[str, list[str]] = field(default_factory=dict)
+    claims: dict[str, Any] = field(default_factory=dict)  # extra claims put in the user's tokens
+
+
+@dataclass
+class AvayaScope:
+    """A client scope (an Avaya API): granting it adds its roles to the token."""
+
+    name: str
+    roles: list[str] = field(default_factory=list)
+    client_roles: dict[str, list[str]] = field(default_factory=dict)
+
+
+@dataclass
+class AvayaRealm:
+    account_id: str
+    enabled: bool = True
+    access_token_lifespan: int = 900
+    refresh_token_lifespan: int = 9000
+    code_lifespan: int = 60
+    alg: Literal["RS256", "PS256", "ES256"] = "RS256"
+    refresh_tokens_for_client_credentials: bool = True  # the seed's client-credentials answer has one
+    clients: list[AvayaClient] = field(default_factory=list)
+    users: list[AvayaUser] = field(default_factory=list)
+    scopes: list[AvayaScope] = field(default_factory=list)
+
+
+@dataclass
+class AvayaApiRoute:
+    """A route of the stand-in Avaya API under /avaya/api: which roles (any of) and scopes (all of) it needs."""
+
+    path: str
+    method: str = "GET"
+    roles: list[str] = field(default_factory=list)
+    scopes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class AvayaWorld:
+    realms: list[AvayaRealm] = field(default_factory=list)
+    api_routes: list[AvayaApiRoute] = field(default_factory=list)
+
+    def finish(self, base_dir: Path, seed: int) -> None:
+        from mockidp.identities import Identities
+
+        names = Identities(seed)
+        seen: set[str] = set()
+        for r, realm in enumerate(self.realms):
+            if realm.account_id in seen:
+                raise ValueError(f"avaya.realms[{r}].account_id: duplicate realm {realm.account_id!r}")
+            seen.add(realm.account_id)
+            scope_names = {*BUILTIN_SCOPES, *(s.name for s in realm.scopes)}
+            ids: set[str] = set()
+            for c, client in enumerate(realm.clients):
+                where = f"avaya.realms[{r}].clients[{c}]"
+                if not CLIENT_ID.fullmatch(client.client_id):
+                    raise ValueError(f"{where}.client_id: only letters, digits and '-' are allowed")
+                if client.client_id.lower() in ids:
+                    raise ValueError(f"{where}.client_id: duplicate (client ids are case-insensitive)")
+                ids.add(client.client_id.lower())
+                for s in [*client.default_scopes, *client.optional_scopes]:
+                    if s not in scope_names:
+                        raise ValueError(f"{where}: scope {s!r} is not defined in the realm's scopes")
+                if client.certificate and not client.certificate.lstrip().startswith("-----"):
+                    path = (base_dir / client.certificate).resolve()
+                    if not path.is_file():
+                        raise ValueError(f"{where}.certificate: no file {path}")
+                    client.certificate = path.read_text()
+            for u, user in enumerate(realm.users):
+                if not (user.first_name and user.last_name and user.email):
+                    given, family, email = names.person(f"avaya/{realm.account_id}/{user.username}")
+                    user.first_name, user.last_name = user.first_name or given, user.last_name or family
+                    user.email = user.email or email
+
