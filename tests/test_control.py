@@ -146,3 +146,15 @@ def test_runtime_changes_never_touch_the_loaded_world(mockidp) -> None:  # type:
         users = [u.username for u in mockidp.engine.loaded_world.avaya.realms[0].users]
         assert not any(u.startswith("temp") for u in users)
         mockidp.reset()
+def test_planned_claims_next_token_and_permanent(mockidp, http) -> None:  # type: ignore[no-untyped-def]
+    planned = http.post("/_mockidp/claims", json={"claims": {"tenant": "blue", "azp": "spoofed"}, "authority": "avaya", "client_id": "demo-client"})
+    assert planned.status_code == 201
+    first = claims_of(http.post(TOKEN, data=CC).json()["access_token"])
+    second = claims_of(http.post(TOKEN, data=CC).json()["access_token"])
+    assert (first["tenant"], first["azp"]) == ("blue", "spoofed")
+    assert "tenant" not in second
+    mockidp.add_claims({"tier": "gold"}, authority="avaya", times=None)
+    assert all(claims_of(http.post(TOKEN, data=CC).json()["access_token"])["tier"] == "gold" for _ in range(3))
+    assert http.post("/_mockidp/claims", json={"claims": {}}).status_code == 400
+
+
