@@ -142,6 +142,19 @@ def control_routes(engine: Engine) -> list[BaseRoute]:
         token = control.forge(authority, body.get("claims"), body.get("issuer"), body.get("variant", "valid"), base=body.get("base_url") or base)
         return JSONResponse({"token": token, "variant": body.get("variant", "valid"), "variants": list(FORGERIES)}, 201)
 
+    async def ciba(request: Request) -> Response:
+        return JSONResponse(control.ciba_requests(request.query_params.get("state")))
+
+    async def ciba_decide(request: Request) -> Response:
+        return JSONResponse(control.ciba_decide(request.path_params["auth_req_id"], request.path_params["action"]))
+
+    async def ciba_subscriber(request: Request) -> Response:
+        body = await json_body(request)
+        if not isinstance(body.get("login_hint"), str):
+            raise ControlError("login_hint is required")
+        control.ciba_subscriber(body["login_hint"], body.get("decision"))
+        return Response(status_code=204)
+
     async def server_errors(request: Request) -> Response:
         return JSONResponse(engine.server_errors)
 
@@ -159,6 +172,9 @@ def control_routes(engine: Engine) -> list[BaseRoute]:
         ("/_mockidp/claims", claims, ["GET", "POST", "DELETE"]),
         ("/_mockidp/keys/{authority}/{action}", keys, ["POST"]),
         ("/_mockidp/tokens/{authority}", tokens, ["POST"]),
+        ("/_mockidp/ciba", ciba, ["GET"]),
+        ("/_mockidp/ciba/subscribers", ciba_subscriber, ["POST"]),
+        ("/_mockidp/ciba/{auth_req_id}/{action}", ciba_decide, ["POST"]),
         ("/_mockidp/server-errors", server_errors, ["GET"]),
         ("/_mockidp/openapi.json", openapi, ["GET"]),
     ]

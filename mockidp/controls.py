@@ -179,6 +179,33 @@ class Control:
             raise ControlError(str(exc)) from exc
         return {"retired": retired, "active": keyset.active.kid, "published": [k.kid for k in keyset.published]}
 
+    # --- CIBA (Open Gateway): the subscriber's out-of-band consent ---------------------------------------
+    def _ciba(self) -> Any:
+        return self.engine.authority("opengateway")
+
+    def ciba_requests(self, state: str | None = None) -> list[dict[str, Any]]:
+        return [dict(r) for r in self._ciba().requests(state)]
+
+    def ciba_decide(self, auth_req_id: str, action: str) -> dict[str, Any]:
+        """approve | deny | expire one pending request."""
+        if action not in ("approve", "deny", "expire"):
+            raise ControlError(f"action is approve, deny or expire, not {action!r}", 404)
+        try:
+            return dict(getattr(self._ciba(), action)(auth_req_id))
+        except KeyError as exc:
+            raise ControlError(f"no CIBA request {auth_req_id!r}", 404) from exc
+        except ValueError as exc:
+            raise ControlError(str(exc), 409) from exc
+
+    def ciba_subscriber(self, login_hint: str, decision: str | None) -> None:
+        """Answer every future request of a subscriber: grant | deny | expire | never, or None for the world's rule."""
+        if decision not in ("grant", "deny", "expire", "never", None):
+            raise ControlError("decision is grant, deny, expire, never or null")
+        try:
+            self._ciba().decide_future(login_hint, decision)
+        except KeyError as exc:
+            raise ControlError(str(exc.args[0]), 404) from exc
+
     # --- forged tokens ------------------------------------------------------------------------------------
     def forge(self, authority: str, claims: dict[str, Any] | None = None, issuer: str | None = None, variant: str = "valid", base: str | None = None) -> str:
         """A token from an authority's issuer with chosen claims, or one of the deliberately bad variants:

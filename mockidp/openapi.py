@@ -80,6 +80,13 @@ def openapi_document() -> dict[str, Any]:
                             body=_obj(claims=ANYOBJ, issuer=S, variant={"type": "string", "enum": list(FORGERIES)}, base_url=S), ok=201,
                             params=["authority"], result=_obj(token=S, variant=S)),
             },
+            "/_mockidp/ciba": {"get": _op("Open Gateway CIBA requests (?state=pending|granted|denied|expired|redeemed)", query=["state"], result={"type": "array", "items": ANYOBJ})},
+            "/_mockidp/ciba/subscribers": {
+                "post": _op("Answer every future request of a subscriber: {login_hint, decision: grant|deny|expire|never|null}", body=_obj(login_hint=S, decision={"type": ["string", "null"]}), ok=204),
+            },
+            "/_mockidp/ciba/{auth_req_id}/{action}": {
+                "post": _op("The subscriber's out-of-band consent for one pending request: action approve|deny|expire", params=["auth_req_id", "action"]),
+            },
             "/_mockidp/server-errors": {"get": _op("Tracebacks of unhandled errors since the last reset (should be empty)")},
             "/_mockidp/openapi.json": {"get": _op("This document")},
         },

@@ -158,3 +158,25 @@ def test_planned_claims_next_token_and_permanent(mockidp, http) -> None:  # type
     assert http.post("/_mockidp/claims", json={"claims": {}}).status_code == 400
 
 
+
+
+def test_ciba_consent_over_http(mockidp, http) -> None:  # type: ignore[no-untyped-def]
+    auth = ("demo-app-id", "demo-app-secret")
+    purpose = "dpv:FraudPreventionAndDetection#sim-swap"
+    started = http.post("/opengateway/apigateway/bc-authorize", auth=auth, data={"login_hint": "tel:+34655555555", "purpose": purpose}).json()
+    rid = started["auth_req_id"]
+    pending = http.get("/_mockidp/ciba", params={"state": "pending"}).json()
+    assert [r["auth_req_id"] for r in pending] == [rid]
+    assert http.post(f"/_mockidp/ciba/{rid}/approve").status_code == 200
+    assert http.post(f"/_mockidp/ciba/{rid}/approve").status_code == 409  # no longer pending
+    assert http.post("/_mockidp/ciba/nope/approve").status_code == 404
+    assert http.post(f"/_mockidp/ciba/{rid}/bless").status_code == 404
+    token = http.post("/opengateway/apigateway/token", auth=auth, data={"grant_type": "urn:openid:params:grant-type:ciba", "auth_req_id": rid})
+    assert token.status_code == 200 and token.json()["access_token"]
+    # every future request of a subscriber
+    assert http.post("/_mockidp/ciba/subscribers", json={"login_hint": "tel:+34655555555", "decision": "deny"}).status_code == 204
+    denied = http.post("/opengateway/apigateway/bc-authorize", auth=auth, data={"login_hint": "tel:+34655555555", "purpose": purpose}).json()
+    poll = http.post("/opengateway/apigateway/token", auth=auth, data={"grant_type": "urn:openid:params:grant-type:ciba", "auth_req_id": denied["auth_req_id"]})
+    assert poll.json()["error"] == "access_denied"
+    assert http.post("/_mockidp/ciba/subscribers", json={"login_hint": "tel:+34000000000", "decision": "deny"}).status_code == 404
+    assert http.post("/_mockidp/ciba/subscribers", json={"login_hint": "tel:+34655555555", "decision": "maybe"}).status_code == 400

@@ -82,3 +82,42 @@ def test_dashboard_fault_form_plans_a_fault(mockidp: Any, page: Any, http: Any) 
     page.click("#add-fault")
     page.wait_for_function("document.getElementById('fault-result').textContent.startsWith('planned')")
     assert http.post(TOKEN, data={"grant_type": "client_credentials", "client_id": "demo-client", "client_secret": "demo-client-secret"}).status_code == 503
+
+
+def test_person_approves_a_pending_ciba_request_on_the_dashboard_while_a_poller_waits(mockidp: Any, page: Any, http: Any) -> None:
+    import threading
+    import time
+
+    import httpx
+
+    auth = ("demo-app-id", "demo-app-secret")
+    mockidp.control.ciba_subscriber("tel:+34655555555", "never")  # only the person can answer
+    started = http.post("/opengateway/apigateway/bc-authorize", auth=auth,
+                        data={"login_hint": "tel:+34655555555", "purpose": "dpv:FraudPreventionAndDetection#sim-swap"}).json()
+    outcomes: list[str] = []
+    polled = threading.Event()
+
+    def poller() -> None:  # a backend polling as CIBA says: every `interval` seconds until an answer
+        with httpx.Client(base_url=mockidp.url, verify=mockidp.ssl_context) as client:
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                mockidp.advance(started["interval"])  # the server's view of the interval, without real waiting
+                r = client.post("/opengateway/apigateway/token", auth=auth,
+                                data={"grant_type": "urn:openid:params:grant-type:ciba", "auth_req_id": started["auth_req_id"]})
+                outcomes.append(r.json().get("error", "token") if r.status_code != 200 else "token")
+                polled.set()
+                if r.status_code == 200 or outcomes[-1] not in ("authorization_pending", "slow_down"):
+                    return
+                time.sleep(0.2)
+
+    thread = threading.Thread(target=poller)
+    thread.start()
+    page.goto(mockidp.url + "/_mockidp/")
+    row = page.locator(f'#ciba tr[data-auth-req-id="{started["auth_req_id"]}"]')
+    assert "tel:+34655555555" in row.text_content()
+    assert polled.wait(10)
+    assert outcomes and set(outcomes) <= {"authorization_pending"}  # still waiting for the person
+    row.locator("button.approve").click()
+    thread.join(35)
+    assert outcomes[-1] == "token"
+    page.wait_for_selector("#ciba-empty")  # the live view shows nothing waiting any more
