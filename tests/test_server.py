@@ -178,3 +178,10 @@ def test_reset_restores_rotated_keys_and_state(mockidp, http) -> None:  # type: 
     mockidp.reset()
     certs = http.get("/avaya/auth/realms/demo-account/protocol/openid-connect/certs").json()["keys"]
     assert [k["kid"] for k in certs] == [kid]
+
+
+@pytest.mark.mockidp(world={"server": {"base_url": "https://idp.example.test"}, "avaya": {"realms": [{"account_id": "fixed"}]}})
+def test_world_can_fix_the_issuer_base(http) -> None:  # type: ignore[no-untyped-def]
+    discovery = http.get("/avaya/auth/realms/fixed/.well-known/openid-configuration", headers={"x-forwarded-host": "ignored.example"}).json()
+    assert discovery["issuer"] == "https://idp.example.test/avaya/auth/realms/fixed"
+    assert discovery["token_endpoint"] == "https://idp.example.test/avaya/auth/realms/fixed/protocol/openid-connect/token"
