@@ -68,12 +68,15 @@ def external_base(scope: Scope, headers: dict[str, str], engine: Engine, prefix:
 def to_response(reply: Reply) -> Response:
     headers = dict(reply.headers)
     if reply.json is not None:
-        return Response(json.dumps(reply.json), reply.status, headers, media_type="application/json")
-    if reply.html is not None:
-        return HTMLResponse(reply.html, reply.status, headers)
-    if reply.text is not None:
-        return PlainTextResponse(reply.text, reply.status, headers)
-    return Response(b"", reply.status, headers)
+        response = Response(json.dumps(reply.json), reply.status, headers, media_type="application/json")
+    elif reply.html is not None:
+        response = HTMLResponse(reply.html, reply.status, headers)
+    elif reply.text is not None:
+        response = PlainTextResponse(reply.text, reply.status, headers)
+    else:
+        response = Response(b"", reply.status, headers)
+    response.raw_headers += [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in reply.header_lines]
+    return response
 
 
 class EndpointApp:

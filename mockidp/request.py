@@ -59,6 +59,8 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     issued: list[str] = field(default_factory=list)  # tokens this reply carries, for the journal
     error: str | None = None  # the protocol error code, for the journal
+    # Header lines sent after `headers`, one each: a name may repeat (RFC 7616 §3.7: a WWW-Authenticate per algorithm).
+    header_lines: list[tuple[str, str]] = field(default_factory=list)
 
     @classmethod
     def redirect(cls, location: str, status: int = 302) -> Reply:

@@ -16,7 +16,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mockidp.authorities.base import Authority, Endpoint, Issuer
+from mockidp.authorities.lumen_apigee import Apigee, ApigeeApp, render_apigee_error
 from mockidp.errors import OAuthError
+from mockidp.gateways.lumen_digest import Digest, DigestApp, DigestSettings, check_apps
 from mockidp.oauth.clientauth import JWT_BEARER
 from mockidp.request import Reply, Request
 from mockidp.tokens import TokenInvalid, sign, verify
@@ -25,6 +27,7 @@ if TYPE_CHECKING:
     from mockidp.authorities.b2c import B2C
 
 NO_STORE = {"cache-control": "no-store", "pragma": "no-cache"}
+MECHANISMS = ("LIAM", "PFW", "APIGEE", "Digest")  # seed 000's four; each route lists those it accepts
 
 
 @dataclass
@@ -59,6 +62,9 @@ class LumenWorld:
     liam_api: str = "https://lumendemo.onmicrosoft.com/liam"  # LIAM's App ID URI in B2C
     apps: list[LumenApp] = field(default_factory=list)
     api_routes: list[LumenApiRoute] = field(default_factory=list)
+    apigee_apps: list[ApigeeApp] = field(default_factory=list)  # legacy APIGEE apps (lumen_apigee.py)
+    digest_apps: list[DigestApp] = field(default_factory=list)  # deprecated App Key + Digest apps (gateways/lumen_digest.py)
+    digest: DigestSettings = field(default_factory=DigestSettings)
 
     def finish(self, base_dir: Path, seed: int) -> None:
         seen: set[str] = set()
@@ -73,6 +79,12 @@ class LumenWorld:
             route.required_headers = [h.lower() for h in route.required_headers]
             if not route.path.startswith("/"):
                 raise ValueError(f"lumen.api_routes[{r}].path: must start with '/'")
+            unknown = [m for m in route.mechanisms if m not in MECHANISMS]
+            if unknown:
+                raise ValueError(f"lumen.api_routes[{r}].mechanisms: unknown {unknown}; choose from {list(MECHANISMS)}")
+        if len({a.consumer_key for a in self.apigee_apps}) != len(self.apigee_apps):
+            raise ValueError("lumen.apigee_apps: duplicate consumer_key")
+        check_apps(self.digest_apps)
 
 
 def lumen_error(status: int, code: str, reason: str, message: str, reference: str = "") -> OAuthError:
@@ -95,6 +107,7 @@ class Lumen(Authority):
 
     def load(self) -> None:
         self.apps = {a.client_id.lower(): a for a in self.config.apps}
+        self.apigee, self.digest = Apigee(self), Digest(self)
 
     def b2c(self) -> B2C:
         return self.engine.authority("b2c")  # type: ignore[return-value]
@@ -114,10 +127,16 @@ class Lumen(Authority):
         return self.apps[item["client_id"].lower()]
 
     def issuers(self) -> list[Issuer]:
-        return [Issuer("liam", self.keyset("liam"), "/oauth/v2", None, "/oauth/v2/jwks", "/oauth/v2/token")]
+        return [
+            Issuer("liam", self.keyset("liam"), "/oauth/v2", None, "/oauth/v2/jwks", "/oauth/v2/token"),
+            Issuer("apigee", self.keyset("apigee"), Apigee.ISSUER_PATH, None, "/oauth/jwks", "/oauth/token"),
+            Issuer("digest", self.keyset("digest"), Digest.ISSUER_PATH, None, "/digest/jwks"),  # signs the Digest nonces
+        ]
 
     def demo_lines(self) -> list[str]:
-        return [f"LIAM app {a.client_id} / {a.secret}: BANs {', '.join(a.bans)}, customer {a.customer_number}, env {a.environment}" for a in self.config.apps]
+        return [f"LIAM app {a.client_id} / {a.secret}: BANs {', '.join(a.bans)}, customer {a.customer_number}, env {a.environment}" for a in self.config.apps] + [
+            f"APIGEE app {a.consumer_key} / {a.consumer_secret}: BANs {', '.join(a.bans)}" for a in self.config.apigee_apps] + [
+            f"Digest app key {a.app_key}, user {a.username} / {a.password} ({', '.join(a.algorithms)})" for a in self.config.digest_apps]
 
     def render_error(self, err: OAuthError, req: Request | None) -> Reply:
         body = {
@@ -145,6 +164,9 @@ class Lumen(Authority):
         return [
             Endpoint("/oauth/v2/token", "token", self.token, ("POST",)),
             Endpoint("/oauth/v2/jwks", "jwks", self.jwks),
+            Endpoint("/oauth/token", "apigee-token", self.apigee.token, ("POST",), render_error=render_apigee_error),
+            Endpoint("/oauth/jwks", "apigee-jwks", self.apigee.jwks),
+            Endpoint("/digest/jwks", "digest-jwks", self.digest.jwks),
             # Last: the APIs live at the root of api.lumen.com, beside /oauth.
             Endpoint("/{path:path}", "api", LumenApi(self).handle, ("GET", "POST", "PUT", "PATCH", "DELETE")),
         ]

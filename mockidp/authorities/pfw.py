@@ -1,19 +1,38 @@
-"""Lumen Portal Framework (PFW): OAuth2 for people signing in to Control Center; its own issuer and keys (seed 000)."""
+"""Lumen Portal Framework (PFW): OAuth2 for people signing in to Control Center, with its own issuer and keys
+(seed 000: "an oauth2 based authentication flow used by Control Center for human interactions"; "the 4 JWT flows
+are distinct and generate tokens independently, signed by different authorities").
+
+PFW's wire details are not public, so it speaks plain RFC 6749 / OIDC: authorization code with PKCE (S256) through
+a login page, rotating single-use refresh tokens, userinfo, discovery, JWKS. Errors: RFC 6749 §5.2 bodies.
+"""
 
 from __future__ import annotations
 
+import hmac
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from mockidp.authorities.base import Authority, Endpoint, Issuer
+from mockidp.errors import OAuthError
+from mockidp.oauth import pkce
+from mockidp.oauth.clientauth import presented_credentials
+from mockidp.oauth.codes import Grants
+from mockidp.oauth.pages import error_page, login_page, redirect_with
 from mockidp.request import Reply, Request
+from mockidp.tokens import TokenInvalid, sign, verify
+
+NO_STORE = {"cache-control": "no-store", "pragma": "no-cache"}
+SCOPES = ("openid", "profile", "email", "offline_access")
 
 
 @dataclass
 class PfwClient:
     client_id: str
-    secret: str | None = None
-    redirect_uris: list[str] = field(default_factory=lambda: ["*"])
+    secret: str | None = None  # None: a public client (a browser app), which must use PKCE
+    redirect_uris: list[str] = field(default_factory=lambda: ["*"])  # exact, or a prefix ending in '*'
+    require_pkce: bool = True
 
 
 @dataclass
@@ -22,13 +41,18 @@ class PfwUser:
     password: str
     email: str | None = None
     name: str | None = None
-    accounts: list[str] = field(default_factory=list)
+    accounts: list[str] = field(default_factory=list)  # customer numbers the person acts for in Control Center
+    bans: list[str] = field(default_factory=list)  # billing account numbers they may see
+    enabled: bool = True
 
 
 @dataclass
 class PfwWorld:
     clients: list[PfwClient] = field(default_factory=list)
     users: list[PfwUser] = field(default_factory=list)
+    access_token_lifetime: int = 1800
+    refresh_token_lifetime: int = 28800
+    code_lifetime: int = 60
 
     def finish(self, base_dir: Path, seed: int) -> None:
         from mockidp.identities import Identities
@@ -38,6 +62,17 @@ class PfwWorld:
             if not (user.email and user.name):
                 given, family, email = names.person(f"pfw/{user.username}")
                 user.name, user.email = user.name or f"{given} {family}", user.email or email
+        for c, client in enumerate(self.clients):
+            if client.secret is None and not client.require_pkce:
+                raise ValueError(f"pfw.clients[{c}].require_pkce: a public client must use PKCE")
+
+
+def redirect_ok(pattern: str, uri: str) -> bool:
+    return uri.startswith(pattern[:-1]) if pattern.endswith("*") else uri == pattern
+
+
+def pfw_error(error: str, description: str, status: int = 400, **headers: str) -> OAuthError:
+    return OAuthError(error, description, status, headers={**NO_STORE, **headers})
 
 
 class Pfw(Authority):
@@ -46,8 +81,16 @@ class Pfw(Authority):
     prefix = "/pfw"
     config: PfwWorld
 
+    def load(self) -> None:
+        self.clients = {c.client_id: c for c in self.config.clients}
+        self.users = {u.username.lower(): u for u in self.config.users}
+
+    @property
+    def grants(self) -> Grants:
+        return Grants(self.engine.store, "pfw")
+
     def issuers(self) -> list[Issuer]:
-        return [Issuer("pfw", self.keyset("pfw"), "", "/.well-known/openid-configuration", "/jwks")]
+        return [Issuer("pfw", self.keyset("pfw"), "", "/.well-known/openid-configuration", "/jwks", "/oauth2/token")]
 
     def demo_lines(self) -> list[str]:
         return [f"client {c.client_id} / {c.secret or '(public)'}" for c in self.config.clients] + [
@@ -58,10 +101,204 @@ class Pfw(Authority):
         return [
             Endpoint("/.well-known/openid-configuration", "discovery", self.discovery),
             Endpoint("/jwks", "jwks", self.jwks),
+            Endpoint("/oauth2/authorize", "authorize", self.authorize, ("GET", "POST")),
+            Endpoint("/oauth2/token", "token", self.token, ("POST",)),
+            Endpoint("/oauth2/userinfo", "userinfo", self.userinfo, ("GET", "POST")),
         ]
 
     def discovery(self, req: Request) -> Reply:
-        return Reply(json={"issuer": req.base, "jwks_uri": req.base + "/jwks", "response_types_supported": ["code"], "subject_types_supported": ["public"], "id_token_signing_alg_values_supported": ["RS256"]})
+        iss = req.base
+        return Reply(json={
+            "issuer": iss,
+            "authorization_endpoint": iss + "/oauth2/authorize",
+            "token_endpoint": iss + "/oauth2/token",
+            "userinfo_endpoint": iss + "/oauth2/userinfo",
+            "jwks_uri": iss + "/jwks",
+            "response_types_supported": ["code"],
+            "response_modes_supported": ["query"],
+            "grant_types_supported": ["authorization_code", "refresh_token"],
+            "subject_types_supported": ["public"],
+            "id_token_signing_alg_values_supported": ["RS256"],
+            "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+            "code_challenge_methods_supported": ["S256"],
+            "scopes_supported": list(SCOPES),
+            "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "name", "email", "preferred_username", "accounts"],
+            "authorization_response_iss_parameter_supported": True,
+        })
 
     def jwks(self, req: Request) -> Reply:
         return Reply(json=self.issuers()[0].keyset.jwks())
+
+    # --- the login page ------------------------------------------------------------------------------
+
+    def authorize(self, req: Request) -> Reply:
+        params = dict(req.query) if req.method == "GET" else dict(req.form)
+        client = self.clients.get(params.get("client_id", ""))
+        if client is None:  # RFC 6749 §4.1.2.1: never redirect to an unverified client
+            return error_page(self.title, "Unknown client_id.")
+        redirect_uri = params.get("redirect_uri") or ""
+        if not redirect_uri or not any(redirect_ok(p, redirect_uri) for p in client.redirect_uris):
+            return error_page(self.title, "Invalid parameter: redirect_uri")
+        state, iss = params.get("state"), req.base
+
+        def fail(error: str, description: str) -> Reply:
+            reply = redirect_with(redirect_uri, {"error": error, "error_description": description, "state": state, "iss": iss})
+            reply.error = error
+            return reply
+
+        if params.get("response_type") != "code":
+            return fail("unsupported_response_type", "response_type must be code")
+        challenge, method = params.get("code_challenge"), params.get("code_challenge_method") or "plain"
+        if challenge is None and client.require_pkce:
+            return fail("invalid_request", "code_challenge is required (PKCE, S256)")
+        if challenge is not None and method != "S256":
+            return fail("invalid_request", "code_challenge_method must be S256")
+        scopes = (params.get("scope") or "openid").split()
+        if any(s not in SCOPES for s in scopes):
+            return fail("invalid_scope", f"Unknown scope: {' '.join(s for s in scopes if s not in SCOPES)}")
+        action = req.base + req.path
+        demo = [u.username for u in self.config.users if u.enabled]
+        if req.method == "GET":
+            return login_page(self.title, action, params, demo)
+        if req.form.get("action") == "deny":
+            return fail("access_denied", "The user denied the request")
+        username = req.form.get("demo_user") or req.form.get("username", "")
+        user = self.users.get(username.lower())
+        if not req.form.get("demo_user") and (user is None or not hmac.compare_digest(req.form.get("password", "").encode(), user.password.encode())):
+            user = None
+        if user is None or not user.enabled:
+            return login_page(self.title, action, params, demo, error="Invalid username or password.", username=username)
+        now = self.now
+        family = self.grants.start_family({"username": user.username, "client_id": client.client_id, "auth_time": int(now)},
+                                          now + self.config.refresh_token_lifetime)
+        code = self.grants.issue("code", family, {
+            "client_id": client.client_id, "redirect_uri": redirect_uri, "scope": " ".join(scopes), "nonce": params.get("nonce"),
+            "code_challenge": challenge, "code_challenge_method": method if challenge else None, "username": user.username,
+        }, now + self.config.code_lifetime)
+        return redirect_with(redirect_uri, {"code": code, "state": state, "iss": iss})
+
+    # --- the token endpoint --------------------------------------------------------------------------
+
+    def authenticate_client(self, req: Request) -> PfwClient:
+        creds = presented_credentials(req)
+        client = self.clients.get(creds.client_id or "")
+        challenge = {"www-authenticate": 'Basic realm="pfw"'} if req.basic else {}
+        if client is None:
+            raise pfw_error("invalid_client", "Unknown client", 401, **challenge)
+        if client.secret is None:
+            if creds.secret is not None:
+                raise pfw_error("invalid_client", "A public client has no secret", 401, **challenge)
+            return client
+        if creds.secret is None or not hmac.compare_digest(creds.secret.encode(), client.secret.encode()):
+            raise pfw_error("invalid_client", "Client authentication failed", 401, **challenge)
+        return client
+
+    def token(self, req: Request) -> Reply:
+        if req.duplicates:
+            raise pfw_error("invalid_request", f"Parameters sent more than once: {', '.join(sorted(req.duplicates))}")
+        grant_type = req.param("grant_type")
+        if grant_type is None:
+            raise pfw_error("invalid_request", "grant_type is required")
+        if grant_type not in ("authorization_code", "refresh_token"):
+            raise pfw_error("unsupported_grant_type", f"Unsupported grant_type {grant_type!r}")
+        client = self.authenticate_client(req)
+        if grant_type == "authorization_code":
+            return self.grant_authorization_code(req, client)
+        return self.grant_refresh_token(req, client)
+
+    def grant_authorization_code(self, req: Request, client: PfwClient) -> Reply:
+        code = req.param("code")
+        if code is None:
+            raise pfw_error("invalid_request", "code is required")
+        grant = self.grants.spend("code", code, self.now)
+        if grant is None:
+            raise pfw_error("invalid_grant", "The authorization code is invalid, expired or already used")
+        if grant["client_id"] != client.client_id:
+            raise pfw_error("invalid_grant", "The authorization code was issued to another client")
+        if req.param("redirect_uri") != grant["redirect_uri"]:  # RFC 6749 §4.1.3
+            raise pfw_error("invalid_grant", "redirect_uri does not match the authorization request")
+        failure = pkce.failure(grant["code_challenge"], grant["code_challenge_method"], req.param("code_verifier"))
+        if failure is not None:
+            raise pfw_error("invalid_grant", f"PKCE verification failed: {failure}")
+        return self.issue(req, client, self.user(grant["username"]), grant["scope"], grant["family"], nonce=grant.get("nonce"))
+
+    def grant_refresh_token(self, req: Request, client: PfwClient) -> Reply:
+        token = req.param("refresh_token")
+        if token is None:
+            raise pfw_error("invalid_request", "refresh_token is required")
+        held = self.grants.peek("refresh", token, self.now)
+        if held is not None and held["client_id"] != client.client_id:  # checked before spending: not this client's to spend
+            raise pfw_error("invalid_grant", "The refresh token was issued to another client")
+        grant = self.grants.spend("refresh", token, self.now)  # rotation: a spent token replayed ends the family
+        if grant is None:
+            raise pfw_error("invalid_grant", "The refresh token is invalid, expired or already used")
+        scopes, asked = grant["scope"].split(), (req.param("scope") or "").split()
+        if any(s not in scopes for s in asked):
+            raise pfw_error("invalid_scope", "A refresh may narrow the scope, never widen it")
+        return self.issue(req, client, self.user(grant["username"]), " ".join(asked) or grant["scope"], grant["family"])
+
+    def user(self, username: str) -> PfwUser:
+        user = self.users.get(username.lower())
+        if user is None or not user.enabled:
+            raise pfw_error("invalid_grant", "The user no longer exists or is disabled")
+        return user
+
+    def subject(self, user: PfwUser) -> str:
+        return str(uuid.uuid5(uuid.NAMESPACE_URL, f"pfw/{user.username.lower()}"))
+
+    def issue(self, req: Request, client: PfwClient, user: PfwUser, scope: str, family: str, nonce: str | None = None) -> Reply:
+        now = int(self.now)
+        session = self.grants.family(family, self.now) or {}
+        lifetime = self.config.access_token_lifetime
+        claims: dict[str, Any] = {
+            "iss": req.base, "sub": self.subject(user), "aud": "control-center", "azp": client.client_id, "scope": scope,
+            "preferred_username": user.username, "accounts": list(user.accounts), "bans": list(user.bans), "sid": family,
+            "iat": now, "nbf": now, "exp": now + lifetime, "jti": str(uuid.uuid4()), **self.planned_claims(client.client_id),
+        }
+        access = sign(self.issuers()[0].keyset, claims, typ="at+jwt")  # RFC 9068's type: never mistaken for an ID token
+        body: dict[str, Any] = {"access_token": access, "token_type": "Bearer", "expires_in": lifetime, "scope": scope}
+        body["refresh_token"] = self.grants.issue("refresh", family, {"client_id": client.client_id, "username": user.username, "scope": scope},
+                                                  self.now + self.config.refresh_token_lifetime)
+        issued = [access]
+        if "openid" in scope.split():
+            id_claims = {"iss": req.base, "sub": claims["sub"], "aud": client.client_id, "azp": client.client_id,
+                         "auth_time": session.get("auth_time", now), "iat": now, "exp": now + lifetime, "sid": family,
+                         **({"nonce": nonce} if nonce else {}), **self.profile(user, scope)}
+            body["id_token"] = sign(self.issuers()[0].keyset, id_claims)
+            issued.append(body["id_token"])
+        return Reply(json=body, headers=dict(NO_STORE), issued=issued)
+
+    @staticmethod
+    def profile(user: PfwUser, scope: str) -> dict[str, Any]:
+        out: dict[str, Any] = {"preferred_username": user.username}
+        if "profile" in scope.split():
+            out["name"] = user.name
+        if "email" in scope.split():
+            out.update({"email": user.email, "email_verified": True})
+        return out
+
+    # --- accepting its tokens ------------------------------------------------------------------------
+
+    def verify_access_token(self, token: str, bases: tuple[str, ...] = ()) -> dict[str, Any]:
+        """A PFW access token's claims: PFW's signature, expiry, an issuer of PFW, a live sign-in."""
+        header, claims = verify(token, self.issuers()[0].keyset, now=self.now)
+        if header.get("typ") != "at+jwt":
+            raise TokenInvalid("type", "not a PFW access token")
+        if claims.get("iss") not in (*bases, self.default_base()):
+            raise TokenInvalid("issuer", "token issued by another PFW issuer")
+        if self.grants.family(str(claims.get("sid")), self.now) is None:
+            raise TokenInvalid("session", "the sign-in ended (a code or refresh token was replayed)")
+        return claims
+
+    def userinfo(self, req: Request) -> Reply:
+        token = req.bearer or req.param("access_token")
+        if token is None:
+            return Reply(401, headers={"www-authenticate": 'Bearer realm="pfw"'}, error="invalid_token")
+        try:
+            claims = self.verify_access_token(token, (req.base,))
+        except TokenInvalid as exc:
+            raise pfw_error("invalid_token", f"The access token is invalid: {exc}", 401,
+                            **{"www-authenticate": f'Bearer realm="pfw", error="invalid_token", error_description="{exc.reason}"'}) from exc
+        user = self.user(str(claims["preferred_username"]))
+        out = {"sub": claims["sub"], **self.profile(user, str(claims.get("scope", ""))), "accounts": list(user.accounts)}
+        return Reply(json=out)

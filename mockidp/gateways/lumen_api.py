@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from mockidp.authorities.lumen import lumen_error, missing_credentials
+from mockidp.errors import OAuthError
 from mockidp.request import Reply, Request
 from mockidp.tokens import TokenInvalid, peek
 
@@ -27,8 +28,15 @@ Verifier = Callable[[Request, str], dict[str, Any]]
 class LumenApi:
     def __init__(self, authority: Lumen) -> None:
         self.authority = authority
-        # Mechanism -> verifier. Only LIAM lives here today; PFW / APIGEE verifiers can join without touching routes.
-        self.verifiers: dict[str, Verifier] = {"LIAM": authority.verify_liam_token}
+        # Bearer mechanism -> verifier. Digest is no bearer token: routes listing it go through authority.digest.
+        self.verifiers: dict[str, Verifier] = {"LIAM": authority.verify_liam_token, "APIGEE": authority.apigee.verify, "PFW": self.verify_pfw_token}
+
+    def verify_pfw_token(self, req: Request, token: str) -> dict[str, Any]:
+        """A Portal Framework token (another authority: its own keys), as the API's claims: the person's accounts."""
+        pfw = self.authority.engine.authority("pfw")
+        here = req.base[: -len(self.authority.prefix)] if req.base.endswith(self.authority.prefix) else req.base
+        claims = pfw.verify_access_token(token, (here + pfw.prefix,))  # type: ignore[attr-defined]
+        return {**claims, "clientId": claims.get("azp"), "customerNumbers": claims.get("accounts") or [], "mechanism": "PFW"}
 
     def route_for(self, method: str, path: str) -> LumenApiRoute | None:
         for route in self.authority.config.api_routes:
@@ -41,11 +49,28 @@ class LumenApi:
         route = self.route_for(req.method, path)
         if route is None:
             raise lumen_error(404, "notFound", "Resource not found", f"No API route {req.method} {path}")
+        if "Digest" not in route.mechanisms:
+            return self.serve(req, path, route, self.bearer_claims(req, route))
+        # A route that accepts the deprecated App Key + Digest challenges for it on every 401.
+        digest = self.authority.digest
+        used_digest = req.headers.get("authorization", "").partition(" ")[0].lower() == "digest"
+        try:
+            if used_digest or route.mechanisms == ["Digest"]:
+                reply = self.serve(req, path, route, digest.authenticate(req))
+                return digest.deprecate(reply)
+            return self.serve(req, path, route, self.bearer_claims(req, route))
+        except OAuthError as err:
+            return digest.refuse(err, req) if err.status == 401 or used_digest else self.authority.render_error(err, req)
+
+    def bearer_claims(self, req: Request, route: LumenApiRoute) -> dict[str, Any]:
         token = req.bearer
         if token is None:
-            raise missing_credentials("Send the LIAM access token as Authorization: Bearer <token>.")
-        claims = self.authenticate(req, route, token)
-        bans, customer = claims.get("bans") or [], claims.get("customerNumber")
+            raise missing_credentials(f"Send an access token of {', '.join(route.mechanisms)} as Authorization: Bearer <token>.")
+        return self.authenticate(req, route, token)
+
+    def serve(self, req: Request, path: str, route: LumenApiRoute, claims: dict[str, Any]) -> Reply:
+        bans = claims.get("bans") or []
+        customers = claims.get("customerNumbers") or [claims.get("customerNumber")]  # a PFW person may act for several
         for header in route.required_headers:
             if not req.headers.get(header):
                 raise lumen_error(400, "missingHeader", "Missing required header", f"This API requires the {header} header.")
@@ -53,12 +78,13 @@ class LumenApi:
         if ban and ban not in bans:
             raise lumen_error(403, "banNotAuthorized", "Billing account not authorized",
                               f"Billing account {ban} is not associated with this application.")
-        if cust and cust != customer:
+        if cust and cust not in customers:
             raise lumen_error(403, "customerNotAuthorized", "Customer not authorized",
                               f"Customer {cust} does not match this application's customer.")
         return Reply(200, json={
-            "path": path, "method": req.method, "clientId": claims.get("clientId"), "customerNumber": customer,
+            "path": path, "method": req.method, "clientId": claims.get("clientId"), "customerNumber": cust or customers[0],
             "billingAccountNumber": ban, "billingAccountNumbers": bans, "environment": claims.get("environment"),
+            "mechanism": claims.get("mechanism", "LIAM"),
         })
 
     def authenticate(self, req: Request, route: LumenApiRoute, token: str) -> dict[str, Any]:
@@ -73,8 +99,8 @@ class LumenApi:
                 continue
             try:
                 return verifier(req, token)
-            except TokenInvalid as exc:
-                failure = exc
+            except TokenInvalid as exc:  # keep what the token's own mechanism said, not another's "wrong key"
+                failure = exc if failure is None or exc.reason not in ("key", "signature", "algorithm") else failure
         if failure is not None and failure.reason == "expired":
             raise lumen_error(401, "expiredToken", "Expired access token", "The access token has expired; get a new one at /oauth/v2/token.")
         if failure is not None and failure.reason == "environment":
