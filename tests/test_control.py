@@ -180,3 +180,15 @@ def test_ciba_consent_over_http(mockidp, http) -> None:  # type: ignore[no-untyp
     assert poll.json()["error"] == "access_denied"
     assert http.post("/_mockidp/ciba/subscribers", json={"login_hint": "tel:+34000000000", "decision": "deny"}).status_code == 404
     assert http.post("/_mockidp/ciba/subscribers", json={"login_hint": "tel:+34655555555", "decision": "maybe"}).status_code == 400
+
+
+def test_every_issuer_names_its_token_endpoint(mockidp, http) -> None:  # type: ignore[no-untyped-def]
+    """The handles give clients a token_url for every issuer that has one, and it answers POSTs."""
+    for authority in mockidp.engine.authorities.values():
+        for issuer in authority.issuers():
+            if authority.name == "lumen" and issuer.id == "digest":
+                continue  # App Key + Digest has no token endpoint: its keys sign nonces
+            handle = mockidp.handle(authority.name, issuer.id)
+            assert handle.token_url, (authority.name, issuer.id)
+            response = http.post(handle.token_url, data={})
+            assert 400 <= response.status_code < 500, (handle.token_url, response.status_code)

@@ -41,6 +41,27 @@ class EntraApp:
     granted_roles: dict[str, list[str]] = field(default_factory=dict)  # resource (identifier URI or app id) -> roles granted
     accept_v1_tokens: bool = False  # the resource's accessTokenAcceptedVersion 1 (or null)
     object_id: str | None = None  # the service principal's object id (`oid`/`sub`); derived from the app id when absent
+    # Sign-in of users (entra_browser.py): the reply URLs, exact, except that a loopback `http://localhost`,
+    # `http://127.0.0.1` or `http://[::1]` URL matches any port (reply-url.md, RFC 8252 §7.3).
+    redirect_uris: list[str] = field(default_factory=list)
+    public_client: bool = False  # SPA / mobile and desktop: no credential, PKCE required
+    scopes: list[str] = field(default_factory=list)  # delegated permissions the API exposes (`scp`), e.g. Api.Read
+
+
+@dataclass
+class EntraUser:
+    """A member of the tenant who signs in on the login page. What is left out is generated, seeded."""
+
+    user_principal_name: str
+    password: str
+    display_name: str | None = None
+    given_name: str | None = None
+    surname: str | None = None
+    mail: str | None = None  # the `email` claim; the UPN when absent
+    object_id: str | None = None  # derived from tenant and UPN when absent
+    app_roles: dict[str, list[str]] = field(default_factory=dict)  # resource (identifier URI or app id) -> roles assigned
+    groups: list[str] = field(default_factory=list)  # group object ids, the `groups` claim
+    account_enabled: bool = True
 
 
 @dataclass
@@ -51,6 +72,8 @@ class EntraTenant:
     apps: list[EntraApp] = field(default_factory=list)
     display_name: str = ""  # named in AADSTS500011 ("...not found in the tenant named ...")
     token_lifetime: int = 3599  # seconds; Entra answers expires_in 3599 for a fresh app token
+    users: list[EntraUser] = field(default_factory=list)
+    refresh_token_lifetime: int = 90 * 86400  # refresh-tokens.md: 90 days (24 hours for a SPA)
 
 
 @dataclass
@@ -97,7 +120,25 @@ class EntraWorld:
     apim: list[ApimApi] = field(default_factory=list)
 
     def finish(self, base_dir: Path, seed: int) -> None:
+        from mockidp.identities import Identities
+
+        names = Identities(seed)
         for t, tenant in enumerate(self.tenants):
+            seen: set[str] = set()
+            for u, user in enumerate(tenant.users):
+                where = f"entra.tenants[{t}].users[{u}]"
+                if user.user_principal_name.lower() in seen or "@" not in user.user_principal_name:
+                    raise ValueError(f"{where}.user_principal_name: must be a unique name@domain, got {user.user_principal_name!r}")
+                seen.add(user.user_principal_name.lower())
+                given, family, _ = names.person(f"entra/{tenant.tenant_id}/{user.user_principal_name.lower()}")
+                user.given_name, user.surname = user.given_name or given, user.surname or family
+                user.display_name = user.display_name or f"{user.given_name} {user.surname}"
+                user.mail = user.mail or user.user_principal_name
+                user.object_id = user.object_id or str(uuid.uuid5(uuid.NAMESPACE_URL, f"mockidp:entra:{tenant.tenant_id}:user:{user.user_principal_name.lower()}"))
+                self.check_roles(tenant, user.app_roles, f"{where}.app_roles")
+            for a, app in enumerate(tenant.apps):
+                if app.public_client and (app.secrets or app.certificates):
+                    raise ValueError(f"entra.tenants[{t}].apps[{a}]: a public client has no secrets or certificates")
             for a, app in enumerate(tenant.apps):
                 for c, cert in enumerate(app.certificates):
                     if not cert.lstrip().startswith("-----"):
@@ -106,14 +147,7 @@ class EntraWorld:
                             raise ValueError(f"entra.tenants[{t}].apps[{a}].certificates[{c}]: no file {path}")
                         app.certificates[c] = path.read_text()
             for a, app in enumerate(tenant.apps):
-                for resource, roles in app.granted_roles.items():
-                    api = find_resource(tenant, resource)
-                    where = f"entra.tenants[{t}].apps[{a}].granted_roles"
-                    if api is None:
-                        raise ValueError(f"{where}: no app in the tenant is the resource {resource!r}")
-                    unknown = [r for r in roles if api.app_roles and r not in api.app_roles]
-                    if unknown:
-                        raise ValueError(f"{where}: {resource!r} defines no app role {unknown[0]!r}")
+                self.check_roles(tenant, app.granted_roles, f"entra.tenants[{t}].apps[{a}].granted_roles")
         names = {k.lower() for t in self.tenants for k in (t.tenant_id, *t.domains)}
         paths: set[str] = set()
         for i, api in enumerate(self.apim):
@@ -122,6 +156,16 @@ class EntraWorld:
             if not re.fullmatch(r"[A-Za-z0-9._~-]+", api.path) or api.path in paths:
                 raise ValueError(f"entra.apim[{i}].path: must be one unique URL segment, got {api.path!r}")
             paths.add(api.path)
+
+    @staticmethod
+    def check_roles(tenant: EntraTenant, assigned: dict[str, list[str]], where: str) -> None:
+        for resource, roles in assigned.items():
+            api = find_resource(tenant, resource)
+            if api is None:
+                raise ValueError(f"{where}: no app in the tenant is the resource {resource!r}")
+            unknown = [r for r in roles if api.app_roles and r not in api.app_roles]
+            if unknown:
+                raise ValueError(f"{where}: {resource!r} defines no app role {unknown[0]!r}")
 
 
 def find_resource(tenant: EntraTenant, name: str) -> EntraApp | None:
@@ -160,7 +204,8 @@ class Entra(Authority):
 
     def issuers(self) -> list[Issuer]:
         return [
-            Issuer(t.tenant_id, self.tenant_keyset(t), f"/{t.tenant_id}/v2.0", f"/{t.tenant_id}/v2.0/.well-known/openid-configuration", f"/{t.tenant_id}/discovery/v2.0/keys")
+            Issuer(t.tenant_id, self.tenant_keyset(t), f"/{t.tenant_id}/v2.0", f"/{t.tenant_id}/v2.0/.well-known/openid-configuration", f"/{t.tenant_id}/discovery/v2.0/keys",
+                   f"/{t.tenant_id}/oauth2/v2.0/token")
             for t in self.config.tenants
         ]
 
@@ -170,6 +215,8 @@ class Entra(Authority):
             for app in t.apps:
                 cred = app.secrets[0] if app.secrets else ("certificate" if app.certificates else "(no credential)")
                 out.append(f"tenant {t.tenant_id}: app {app.app_id} / {cred}" + (f" (API {app.identifier_uris[0]})" if app.identifier_uris else ""))
+            for user in t.users:
+                out.append(f"tenant {t.tenant_id}: user {user.user_principal_name} / {user.password}")
         for api in self.config.apim:
             out.append(f"API Management gate: {self.prefix}/apim/{api.path}/... (tenant {api.tenant}, audiences {', '.join(api.audiences)})")
         return out
@@ -193,17 +240,23 @@ class Entra(Authority):
         return aad_error(name, code, description or text, status)
 
     def endpoints(self) -> list[Endpoint]:
+        from mockidp.authorities.entra_browser import EntraBrowser, render_graph_error
         from mockidp.authorities.entra_tokens import EntraTokens
         from mockidp.gateways.apim import ApimGateway
 
         gate = ApimGateway(self)
+        browser = EntraBrowser(self)
         every = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
         return [
             # APIM first: Starlette takes the first match and "apim" would otherwise read as a tenant name.
             Endpoint("/apim/{api}/{path:path}", "apim", gate.handle, every),
             Endpoint("/apim/{api}", "apim", gate.handle, every),
             Endpoint("/common/discovery/instance", "instance-discovery", self.instance_discovery),
+            Endpoint("/oidc/userinfo", "userinfo", browser.userinfo, ("GET", "POST"), render_graph_error),
             Endpoint("/{tenant}/oauth2/v2.0/token", "token", EntraTokens(self).token, ("POST",)),
+            # A browser endpoint: errors before the redirect URI is trusted are pages, never JSON.
+            Endpoint("/{tenant}/oauth2/v2.0/authorize", "authorize", browser.authorize, ("GET", "POST"), browser.render_page_error),
+            Endpoint("/{tenant}/oauth2/v2.0/logout", "logout", browser.logout, ("GET", "POST"), browser.render_page_error),
             Endpoint("/{tenant}/v2.0/.well-known/openid-configuration", "discovery", self.discovery),
             Endpoint("/{tenant}/.well-known/openid-configuration", "discovery-v1", self.discovery_v1),
             Endpoint("/{tenant}/discovery/v2.0/keys", "keys", self.keys),
@@ -244,18 +297,32 @@ class Entra(Authority):
         name = req.path_params.get("tenant", "")
         if name.lower() in MULTI_TENANT:
             # The multi-tenant documents carry a literal "{tenantid}" placeholder in the issuer.
-            return Reply(json=self.metadata(f"{req.base}/{name}", f"{req.base}/{{tenantid}}/v2.0", "RS256", v2=True))
+            return Reply(json=self.metadata(f"{req.base}/{name}", f"{req.base}/{{tenantid}}/v2.0", "RS256", v2=True, userinfo=f"{req.base}/oidc/userinfo"))
         tenant = self.tenant_of(req)
-        return Reply(json=self.metadata(f"{req.base}/{tenant.tenant_id}", self.v2_issuer(req.base, tenant), tenant.alg, v2=True))
+        return Reply(json=self.metadata(f"{req.base}/{tenant.tenant_id}", self.v2_issuer(req.base, tenant), tenant.alg, v2=True, userinfo=f"{req.base}/oidc/userinfo"))
 
     def discovery_v1(self, req: Request) -> Reply:
         tenant = self.tenant_of(req)
         return Reply(json=self.metadata(f"{req.base}/{tenant.tenant_id}", self.v1_issuer(tenant), tenant.alg, v2=False))
 
     @staticmethod
-    def metadata(base: str, issuer: str, alg: str, v2: bool) -> dict[str, object]:
+    def metadata(base: str, issuer: str, alg: str, v2: bool, userinfo: str | None = None) -> dict[str, object]:
         oauth = f"{base}/oauth2/v2.0" if v2 else f"{base}/oauth2"
-        return {
+        extra: dict[str, object] = {}
+        if v2:
+            # The real v2 document: userinfo is Microsoft Graph's https://graph.microsoft.com/oidc/userinfo (served
+            # here at {entra base}/oidc/userinfo), end_session the tenant's logout. Like the real document it lists no
+            # code_challenge_methods_supported, although the authorize endpoint takes plain and S256.
+            extra = {
+                "request_uri_parameter_supported": False,
+                "userinfo_endpoint": userinfo,
+                "end_session_endpoint": f"{oauth}/logout",
+                "http_logout_supported": True,
+                "frontchannel_logout_supported": True,
+                "claims_supported": ["sub", "iss", "cloud_instance_name", "cloud_instance_host_name", "cloud_graph_host_name", "msgraph_host",
+                                     "aud", "exp", "iat", "auth_time", "acr", "nonce", "preferred_username", "name", "tid", "ver", "at_hash", "c_hash", "email"],
+            }
+        return {**extra, 
             "token_endpoint": f"{oauth}/token",
             "token_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt", "client_secret_basic"],
             "jwks_uri": f"{base}/discovery/v2.0/keys" if v2 else f"{base}/discovery/keys",
@@ -286,14 +353,19 @@ class Entra(Authority):
         login.microsoftonline.com where the tenant's metadata is. Answered for this server's own hosts and the
         Microsoft ones; any other host is an unknown instance, as the real endpoint says."""
         endpoint = req.query.get("authorization_endpoint") or f"{req.base}/common/oauth2/v2.0/authorize"
-        parts = urlsplit(endpoint)
+        unknown = OAuthError("invalid_instance", "AADSTS50049: Unknown or invalid instance.", 400, code=50049)
+        try:
+            parts = urlsplit(endpoint)
+            port = parts.port  # raises for a port that is not a number
+        except ValueError as exc:  # not a URL at all ("https://[broken")
+            raise unknown from exc
         path = re.sub(r"/oauth2(/v2\.0)?/authorize/?$", "", parts.path)
         host = (parts.hostname or "").lower()
         if parts.scheme != "https" or path == parts.path or host not in self.own_hosts(req):
-            raise OAuthError("invalid_instance", "AADSTS50049: Unknown or invalid instance.", 400, code=50049)
+            raise unknown
         netloc = parts.netloc.lower()
         own = urlsplit(self.default_base())
-        if parts.port is None and host == (own.hostname or "").lower():
+        if port is None and host == (own.hostname or "").lower():
             netloc = own.netloc  # MSAL sends the instance without its port (msal/authority.py): put ours back
         aliases = [netloc] if host not in MICROSOFT_HOSTS else list(MICROSOFT_HOSTS)
         return Reply(json={

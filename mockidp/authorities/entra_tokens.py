@@ -1,5 +1,6 @@
 """Entra's `/{tenant}/oauth2/v2.0/token`: the client credentials grant with a client secret (body or Basic) or a
-certificate-signed client assertion, and app-only access tokens in v2 or v1 shape.
+certificate-signed client assertion, and app-only access tokens in v2 or v1 shape. The users' grants
+(authorization_code, refresh_token) are in entra_grants.py.
 
 Wire facts and every AADSTS row: shared/reference/entra.md (from entra-docs `certificate-credentials.md`,
 `reference-error-codes.md`, `access-token-claims-reference.md`). Validation order: required parameters, the app,
@@ -32,6 +33,20 @@ NO_STORE = {"cache-control": "no-store, no-cache", "pragma": "no-cache"}
 CERT_DOCS = "Review the documentation at https://docs.microsoft.com/azure/active-directory/develop/active-directory-certificate-credentials ."
 
 
+GRANTS = ("client_credentials", "authorization_code", "refresh_token")
+
+
+def app_of(tenant: EntraTenant, client_id: str) -> EntraApp:
+    app = next((a for a in tenant.apps if a.app_id.lower() == client_id.lower()), None)
+    if app is None:
+        raise aad_error("unauthorized_client", 700016, (
+            f"Application with identifier '{client_id}' was not found in the directory '{tenant.display_name or tenant.tenant_id}'. "
+            "This can happen if the application has not been installed by the administrator of the tenant or consented to by any user "
+            "in the tenant. You may have sent your authentication request to the wrong tenant."
+        ))
+    return app
+
+
 def _missing(name: str) -> OAuthError:
     return aad_error("invalid_request", 900144, f"The request body must contain the following parameter: '{name}'.")
 
@@ -51,22 +66,21 @@ class EntraTokens:
         grant_type = req.param("grant_type")
         if grant_type is None:
             raise _missing("grant_type")
-        if grant_type != "client_credentials":  # the five°degrees API knows only the client credentials flow
+        if grant_type not in GRANTS:
             raise aad_error("unsupported_grant_type", 70003, f"The app requested an unsupported grant type '{grant_type}'.")
         basic = req.basic
         client_id = req.param("client_id") or (basic[0] if basic else None)
         if client_id is None:
             raise _missing("client_id")
         scope = req.param("scope")
-        if scope is None:
+        if scope is None and grant_type == "client_credentials":
             raise _missing("scope")
-        app = next((a for a in tenant.apps if a.app_id.lower() == client_id.lower()), None)
-        if app is None:
-            raise aad_error("unauthorized_client", 700016, (
-                f"Application with identifier '{client_id}' was not found in the directory '{tenant.display_name or tenant.tenant_id}'. "
-                "This can happen if the application has not been installed by the administrator of the tenant or consented to by any user "
-                "in the tenant. You may have sent your authentication request to the wrong tenant."
-            ))
+        app = app_of(tenant, client_id)
+        if grant_type != "client_credentials":  # users' grants: entra_grants.py
+            from mockidp.authorities.entra_grants import UserGrants
+
+            return UserGrants(self).token(req, tenant, app, grant_type)
+        assert scope is not None
         acr = self.authenticate(req, tenant, app)
         resource_name, resource = self.resource(tenant, scope)
         return self.issue(req, tenant, app, acr, resource_name, resource)
@@ -187,12 +201,7 @@ class EntraTokens:
 
     @staticmethod
     def granted_roles(app: EntraApp, resource: EntraApp) -> list[str]:
-        names = {resource.app_id.lower(), *(u.rstrip("/").lower() for u in resource.identifier_uris)}
-        roles: list[str] = []
-        for key, granted in app.granted_roles.items():
-            if key.rstrip("/").lower() in names:
-                roles += [r for r in granted if r not in roles]
-        return roles
+        return assigned_roles(app.granted_roles, resource)
 
     # --- the token ------------------------------------------------------------------------------------
 
@@ -219,6 +228,16 @@ class EntraTokens:
         token = sign(keyset, dict(sorted(claims.items())), header)
         body = {"token_type": "Bearer", "expires_in": tenant.token_lifetime, "ext_expires_in": tenant.token_lifetime, "access_token": token}
         return Reply(json=body, headers=dict(NO_STORE), issued=[token])
+
+
+def assigned_roles(assigned: dict[str, list[str]], resource: EntraApp) -> list[str]:
+    """The roles of `resource` among assignments keyed by resource (identifier URI or app id)."""
+    names = {resource.app_id.lower(), *(u.rstrip("/").lower() for u in resource.identifier_uris)}
+    roles: list[str] = []
+    for key, granted in assigned.items():
+        if key.rstrip("/").lower() in names:
+            roles += [r for r in granted if r not in roles]
+    return roles
 
 
 def _opaque(size: int) -> str:
