@@ -6,12 +6,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import secrets
-from html.parser import HTMLParser
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 import jwt as pyjwt
 import pytest
+from html_forms import Page
 
 TENANT = "11111111-1111-1111-1111-111111111111"
 WEB_APP, SECRET = "22222222-2222-2222-2222-222222222222", "demo-app-secret"
@@ -20,34 +20,6 @@ API_APP, API = "44444444-4444-4444-4444-444444444444", "api://fivedegrees-demo-a
 USER, PASSWORD = "demo.user@fivedegrees-demo.onmicrosoft.com", "demo-user-password"
 REDIRECT = "http://localhost:8400"
 GRAPH_APP = "00000003-0000-0000-c000-000000000000"
-
-
-class Page(HTMLParser):
-    """The forms of a page: id -> action, hidden fields, submit buttons by id."""
-
-    def __init__(self, html: str) -> None:
-        super().__init__()
-        self.forms: dict[str, dict] = {}
-        self._form: dict | None = None
-        self.feed(html)
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        a = {k: v or "" for k, v in attrs}
-        if tag == "form":
-            self._form = self.forms[a.get("id", "")] = {"action": a["action"], "fields": {}, "buttons": {}}
-        elif self._form is not None and tag == "input" and a.get("type") == "hidden":
-            self._form["fields"][a["name"]] = a["value"]
-        elif self._form is not None and tag == "button":
-            self._form["buttons"][a["id"]] = (a["name"], a["value"])
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "form":
-            self._form = None
-
-    def submit(self, browser: httpx.Client, form_id: str, button: str | None = None, **typed: str) -> httpx.Response:
-        form = self.forms[form_id]
-        pressed = dict([form["buttons"][button]]) if button else {}
-        return browser.post(form["action"], data={**form["fields"], **typed, **pressed})
 
 
 def authorize_url(mockidp, client_id: str = WEB_APP, **params: str) -> str:  # type: ignore[no-untyped-def]

@@ -7,11 +7,11 @@ from __future__ import annotations
 import asyncio
 import secrets
 import warnings
-from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
+from html_forms import Page
 import jwt as pyjwt
 import pytest
 from authlib.oauth2.rfc7523 import PrivateKeyJWT
@@ -102,34 +102,6 @@ def test_async_client_credentials_all_three_methods(mockidp) -> None:  # type: i
 
 
 # --- the login page, as a browser sees it ----------------------------------------------------------------
-
-
-class Page(HTMLParser):
-    """The forms of a page: id -> (action, hidden fields, submit buttons by id)."""
-
-    def __init__(self, html: str) -> None:
-        super().__init__()
-        self.forms: dict[str, dict] = {}
-        self._form: dict | None = None
-        self.feed(html)
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        a = {k: v or "" for k, v in attrs}
-        if tag == "form":
-            self._form = self.forms[a.get("id", "")] = {"action": a["action"], "fields": {}, "buttons": {}}
-        elif self._form is not None and tag == "input" and a.get("type") == "hidden":
-            self._form["fields"][a["name"]] = a["value"]
-        elif self._form is not None and tag == "button":
-            self._form["buttons"][a["id"]] = (a["name"], a["value"])
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "form":
-            self._form = None
-
-    def submit(self, browser: httpx.Client, form_id: str, button: str, **typed: str) -> httpx.Response:
-        form = self.forms[form_id]
-        name, value = form["buttons"][button]
-        return browser.post(form["action"], data={**form["fields"], **typed, name: value})
 
 
 def browser_login(mockidp, auth_url: str, button: str = "kc-login", **typed: str) -> httpx.Response:  # type: ignore[no-untyped-def]

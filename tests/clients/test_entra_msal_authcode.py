@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import time
 import types
-from html.parser import HTMLParser
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
+from html_forms import Page
 import jwt as pyjwt
 import msal
 import pytest
@@ -31,41 +31,21 @@ def trust_mockidp(mockidp, monkeypatch):  # type: ignore[no-untyped-def]
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(mockidp.ca_bundle))
 
 
-class Form(HTMLParser):
-    """The first form of a page with the given id: action, hidden fields, buttons by id."""
-
-    def __init__(self, html: str, form_id: str) -> None:
-        super().__init__()
-        self.form_id, self.action, self.fields, self.buttons, self._in = form_id, "", {}, {}, False
-        self.feed(html)
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        a = {k: v or "" for k, v in attrs}
-        if tag == "form":
-            self._in = a.get("id") == self.form_id
-            self.action = a["action"] if self._in else self.action
-        elif self._in and tag == "input" and a.get("type") == "hidden":
-            self.fields[a["name"]] = a["value"]
-        elif self._in and tag == "button":
-            self.buttons[a["id"]] = (a["name"], a["value"])
-
-
 def browse(mockidp, auth_uri: str, button: str = "kc-login") -> httpx.Response:  # type: ignore[no-untyped-def]
     """What a person does: open the sign-in page, type the password (or click a demo user, or Deny), press the button."""
     with httpx.Client(verify=mockidp.ssl_context) as browser:
         page = browser.get(auth_uri)
         assert page.status_code == 200, page.text
-        form = Form(page.text, "demo-users" if button.startswith("demo-") else "login-form")
         typed = {"username": USER, "password": PASSWORD} if button == "kc-login" else {}
-        return browser.post(form.action, data={**form.fields, **typed, **dict([form.buttons[button]])})
+        return Page(page.text).submit(browser, "demo-users" if button.startswith("demo-") else "login-form", button, **typed)
 
 
 def auth_response(answer: httpx.Response) -> dict[str, str]:
     """What reaches the redirect URI: the form a form_post page posts there, or the query of the redirect."""
     if answer.status_code == 200:
-        form = Form(answer.text, "form-post")
-        assert form.action == REDIRECT, answer.text
-        return form.fields
+        form = Page(answer.text).forms["form-post"]
+        assert form["action"] == REDIRECT, answer.text
+        return form["fields"]
     assert answer.status_code == 302, answer.text
     assert answer.headers["location"].startswith(REDIRECT)
     return {k: v[0] for k, v in parse_qs(urlsplit(answer.headers["location"]).query).items()}
