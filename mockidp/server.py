@@ -11,7 +11,7 @@ from types import TracebackType
 
 import uvicorn
 
-from mockidp.app import build_app
+from mockidp.app import MAX_BODY, build_app
 from mockidp.engine import Engine
 from mockidp.tls import TlsFiles, server_certificate
 
@@ -38,7 +38,9 @@ class _Server(uvicorn.Server):
 
 def bind(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # proto IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY on accepted sockets only when sock.proto says TCP
+    # (asyncio/base_events.py _set_nodelay). Without it Nagle and delayed ACKs cost ~40 ms per response.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
     sock.listen(2048)
@@ -90,7 +92,10 @@ class MockIdpServer:
         if self.tls:
             self.tls_files = server_certificate(self.state_dir / "ca", self.state_dir / "tls" / str(self.port), all_hostnames(self.engine))
             ssl = {"ssl_certfile": str(self.tls_files.server_pem)}
-        config = uvicorn.Config(build_app(self.engine), log_level=self.log_level, lifespan="off", access_log=False, **ssl)  # type: ignore[arg-type]
+        # h11's 16 KiB limit on a request head would answer a large bearer token with a bare 400 from uvicorn;
+        # with the body's limit the authority judges it and answers in its own shape.
+        config = uvicorn.Config(build_app(self.engine), log_level=self.log_level, lifespan="off", access_log=False,
+                                h11_max_incomplete_event_size=MAX_BODY, **ssl)  # type: ignore[arg-type]
         ready = threading.Event()
         self._server = _Server(config, ready)
 

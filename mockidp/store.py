@@ -40,12 +40,26 @@ class Store(Protocol):
 
 
 class MemoryStore:
+    SWEEP_EVERY = 4096  # lookups between two sweeps of expired items
+
     def __init__(self) -> None:
         self._lock = threading.RLock()
         self._kv: dict[str, dict[str, tuple[Record, float | None]]] = {}
         self._logs: dict[str, deque[Record]] = {}
+        self._lookups = 0
+
+    def _sweep(self, now: float) -> None:
+        """Expired items nobody asks for again (codes never redeemed, used jtis) would stay forever: now and then
+        drop every item expired at `now`, the same judgement `_live` makes item by item."""
+        self._lookups += 1
+        if self._lookups % self.SWEEP_EVERY:
+            return
+        for items in self._kv.values():
+            for key in [k for k, (_, expires_at) in items.items() if expires_at is not None and now >= expires_at]:
+                del items[key]
 
     def _live(self, kind: str, key: str, now: float) -> Record | None:
+        self._sweep(now)
         entry = self._kv.get(kind, {}).get(key)
         if entry is None:
             return None
