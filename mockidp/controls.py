@@ -215,7 +215,9 @@ class Control:
         found = self._issuer(authority, issuer)
         auth = self.engine.authority(authority)
         now = int(self.engine.clock.now())
-        full: dict[str, Any] = {"iss": found.url(base or auth.default_base()), "sub": "forged-subject", "iat": now, "nbf": now, "exp": now + 3600, "jti": str(uuid.uuid4())}
+        base = base or auth.default_base()
+        full: dict[str, Any] = {"iss": found.url(base), "sub": "forged-subject", "iat": now, "nbf": now, "exp": now + 3600, "jti": str(uuid.uuid4())}
+        full.update(auth.mint_defaults(found, base))
         full.update(claims or {})
         if variant == "expired":
             full.update(iat=now - 7200, nbf=now - 7200, exp=now - 3600)

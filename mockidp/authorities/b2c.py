@@ -245,11 +245,19 @@ class B2C(Authority):
         """The app's service principal object id: stable per tenant and app, never the client id itself."""
         return str(uuid.uuid5(uuid.NAMESPACE_URL, f"b2c:{tenant.tenant_id}:{app.client_id.lower()}"))
 
-    def verify_access_token(self, tenant_name: str, token: str) -> dict[str, Any]:
-        """A B2C access token's claims after checking B2C's signature and expiry (raises TokenInvalid), as a
-        relying party holding this tenant's published keys does."""
+    def verify_access_token(self, tenant_name: str, token: str, audience: str | None = None) -> dict[str, Any]:
+        """A B2C access token's claims after checking B2C's signature, expiry, issuer (the tenant's, on whatever host
+        it was reached) and, when given, audience (the API's client id or App ID URI), as a relying party does.
+        Raises TokenInvalid."""
         tenant = self.tenants.get(tenant_name.lower())
         if tenant is None:
             raise TokenInvalid("issuer", f"no B2C tenant {tenant_name!r} in this world")
         _, claims = verify(token, self.tenant_keyset(tenant), now=self.now)
+        iss = claims.get("iss")
+        if not isinstance(iss, str) or not iss.endswith(f"/{tenant.tenant_id}/v2.0/"):
+            raise TokenInvalid("issuer", f"iss {iss!r} is not tenant {tenant.name}'s issuer")
+        if audience is not None:
+            api = self.api_by_uri(tenant.name, audience)
+            if claims.get("aud") not in {audience, *((api.client_id, api.identifier_uri) if api else ())}:
+                raise TokenInvalid("audience", f"aud {claims.get('aud')!r} is not {audience}")
         return claims

@@ -93,6 +93,11 @@ class Authority:
         """Claims a test planned for this client's next token (merge them last, so they override)."""
         return self.engine.claims.take(self.name, client_id)
 
+    def mint_defaults(self, issuer: Issuer, base: str) -> dict[str, Any]:
+        """Claims a minted token carries unless the caller sets them, so this authority's own APIs accept it
+        (e.g. the audience they check)."""
+        return {}
+
     def mint(self, claims: dict[str, Any], issuer_id: str | None = None, base: str | None = None, lifetime: int = 3600) -> str:
         """A token from one of this authority's issuers with the given claims (iss/iat/exp/jti filled in when absent)."""
         import uuid
@@ -104,7 +109,8 @@ class Authority:
         if issuer is None:
             raise KeyError(f"{self.name} has no issuer {issuer_id!r}; known: {', '.join(i.id for i in issuers)}")
         now = int(self.now)
-        full = {"iss": issuer.url(base or self.default_base()), "iat": now, "nbf": now, "exp": now + lifetime, "jti": str(uuid.uuid4()), **claims}
+        base = base or self.default_base()
+        full = {"iss": issuer.url(base), "iat": now, "nbf": now, "exp": now + lifetime, "jti": str(uuid.uuid4()), **self.mint_defaults(issuer, base), **claims}
         return sign(issuer.keyset, full)
 
     def reset(self) -> None:

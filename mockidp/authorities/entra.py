@@ -130,8 +130,9 @@ class EntraWorld:
                 if user.user_principal_name.lower() in seen or "@" not in user.user_principal_name:
                     raise ValueError(f"{where}.user_principal_name: must be a unique name@domain, got {user.user_principal_name!r}")
                 seen.add(user.user_principal_name.lower())
-                given, family, _ = names.person(f"entra/{tenant.tenant_id}/{user.user_principal_name.lower()}")
-                user.given_name, user.surname = user.given_name or given, user.surname or family
+                if not (user.given_name and user.surname):  # Faker only for what the world leaves out
+                    given, family, _ = names.person(f"entra/{tenant.tenant_id}/{user.user_principal_name.lower()}")
+                    user.given_name, user.surname = user.given_name or given, user.surname or family
                 user.display_name = user.display_name or f"{user.given_name} {user.surname}"
                 user.mail = user.mail or user.user_principal_name
                 user.object_id = user.object_id or str(uuid.uuid5(uuid.NAMESPACE_URL, f"mockidp:entra:{tenant.tenant_id}:user:{user.user_principal_name.lower()}"))

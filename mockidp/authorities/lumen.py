@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
 NO_STORE = {"cache-control": "no-store", "pragma": "no-cache"}
 MECHANISMS = ("LIAM", "PFW", "APIGEE", "Digest")  # seed 000's four; each route lists those it accepts
+LIAM_AUDIENCE = "api.lumen.com"  # what every LIAM token is for: the Lumen APIs
 
 
 @dataclass
@@ -217,7 +218,7 @@ class Lumen(Authority):
         if assertion_type is not None and assertion_type != JWT_BEARER:
             raise lumen_error(400, "invalidAssertionType", "Invalid client assertion type", f"client_assertion_type must be {JWT_BEARER}")
         try:
-            claims = self.b2c().verify_access_token(self.config.b2c_tenant, assertion)
+            claims = self.b2c().verify_access_token(self.config.b2c_tenant, assertion, audience=self.config.liam_api)
         except TokenInvalid as exc:
             if exc.reason == "expired":
                 raise lumen_error(401, "expiredAssertion", "Expired client assertion", "The Azure AD B2C token has expired.") from exc
@@ -243,7 +244,7 @@ class Lumen(Authority):
         claims: dict[str, Any] = {
             "iss": self.issuer(req.base),
             "sub": user.client_id,
-            "aud": "api.lumen.com",
+            "aud": LIAM_AUDIENCE,
             "clientId": user.client_id,
             "bans": list(user.bans),
             "customerNumber": user.customer_number,
@@ -260,11 +261,16 @@ class Lumen(Authority):
         body = {"access_token": token, "issued_at": str(int(now * 1000)), "expires_in": str(user.token_lifetime), "token_type": "Bearer"}
         return Reply(json=body, headers=dict(NO_STORE), issued=[token])
 
+    def mint_defaults(self, issuer: Issuer, base: str) -> dict[str, Any]:
+        return {"aud": LIAM_AUDIENCE} if issuer.id == "liam" else {}
+
     def verify_liam_token(self, req: Request, token: str) -> dict[str, Any]:
         """A LIAM access token's claims, checked: LIAM's signature, expiry, issuer, environment."""
         _, claims = verify(token, self.issuers()[0].keyset, now=self.now)
         if claims.get("iss") not in (self.issuer(req.base), self.issuer(self.default_base())):
             raise TokenInvalid("issuer", "token issued by another LIAM issuer")
+        if claims.get("aud") != LIAM_AUDIENCE:
+            raise TokenInvalid("audience", f"aud {claims.get('aud')!r} is not {LIAM_AUDIENCE}")
         if claims.get("environment") != self.config.environment:
             raise TokenInvalid("environment", f"token minted for environment {claims.get('environment')!r}, this is {self.config.environment!r}")
         return claims

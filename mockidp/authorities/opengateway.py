@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import fnmatch
+import functools
 import hashlib
 import hmac
 import uuid
@@ -101,13 +102,10 @@ class OpenGateway(Authority):
     config: OpenGatewayWorld
 
     def load(self) -> None:
-        from mockidp.authorities.opengateway_delivery import Notifier
-
         self.apps = {a.client_id: a for a in self.config.apps}
         self.subscriptions = {a.client_id: [ciba.parse_purpose(p, None) for p in a.purposes] for a in self.config.apps}
         self.client_keys = {a.client_id: ClientKey.from_jwks(a.jwks) if a.jwks else [] for a in self.config.apps}
         self.subscribers = [(ciba.parse_login_hint(s.login_hint), s) for s in self.config.subscribers]
-        self.notifier = getattr(self, "notifier", None) or Notifier(self)  # running deliveries outlive a reload
 
     def issuers(self) -> list[Issuer]:
         return [Issuer("apigateway", self.keyset("apigateway"), "/apigateway", "/apigateway/.well-known/openid-configuration",
@@ -307,6 +305,16 @@ class OpenGateway(Authority):
         # Telefonica's sequence diagram answers 403 while consent is missing (reference: "Token endpoint"); CIBA says 400.
         status = 403 if app.consent_403 and error in ("authorization_pending", "slow_down", "access_denied") else 400
         return OAuthError(error, texts[result], status, headers=dict(NO_STORE))
+
+    @functools.cached_property
+    def notifier(self) -> Any:
+        """Ping / push delivery, built on first use (it imports an HTTP client); it outlives reloads of the world."""
+        from mockidp.authorities.opengateway_delivery import Notifier
+
+        return Notifier(self)
+
+    def mint_defaults(self, issuer: Issuer, base: str) -> dict[str, Any]:
+        return {"aud": base}  # the API gateway's access tokens are for the gateway itself (see issue below)
 
     def issue(self, rec: ciba.Record, base: str) -> dict[str, Any]:
         """The tokens for a granted request: an access token for the APIs, and an id token when asked (or pushed)."""

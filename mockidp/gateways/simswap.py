@@ -84,6 +84,9 @@ class SimSwapApi:
         except TokenInvalid as exc:
             raise camara_error(401, "UNAUTHENTICATED", f"{UNAUTHENTICATED} ({exc})") from exc
         # An id token of the same issuer is signed with the same key: its at_hash / auth_req_id claim keeps it out.
+        # The gateway's access tokens name the gateway base as their audience (OpenGateway.issue).
+        if claims.get("aud") != req.base:
+            raise camara_error(401, "UNAUTHENTICATED", f"{UNAUTHENTICATED} (aud {claims.get('aud')!r} is not this API gateway)")
         if claims.get("iss") != issuer.url(req.base) or "at_hash" in claims or ciba.AUTH_REQ_ID_CLAIM in claims:
             raise camara_error(401, "UNAUTHENTICATED", f"{UNAUTHENTICATED} (not an access token of this API gateway)")
         return claims
