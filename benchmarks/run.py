@@ -1,7 +1,7 @@
-"""mockidp benchmarks: one command from a fresh clone (after `./run test` or `./run serve` made .venv):
+"""mockidp benchmarks: one command from a fresh clone (it creates .venv on first use):
 
-    ./.venv/bin/python benchmarks/run.py            # everything, a few minutes on 2 cores
-    ./.venv/bin/python benchmarks/run.py --quick    # shorter runs, for a smoke test
+    ./run bench            # everything, a few minutes on 2 cores
+    ./run bench --quick    # shorter runs, for a smoke test
 
 Loopback only. Installs Debian's `wrk` with apt-get when it is missing and we are root, and oauth2-mock-server from
 the npm registry into ~/.cache/mockidp-bench (the comparison). Prints one table: measured, target, met/missed.

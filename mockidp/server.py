@@ -92,8 +92,8 @@ class MockIdpServer:
         if self.tls:
             self.tls_files = server_certificate(self.state_dir / "ca", self.state_dir / "tls" / str(self.port), all_hostnames(self.engine))
             ssl = {"ssl_certfile": str(self.tls_files.server_pem)}
-        # h11's 16 KiB limit on a request head would answer a large bearer token with a bare 400 from uvicorn;
-        # with the body's limit the authority judges it and answers in its own shape.
+        # uvicorn picks httptools (a dependency) when it imports; under h11 its 16 KiB limit on a request head would
+        # answer a large bearer token with a bare 400, so raise it to the body's limit and let the authority judge.
         config = uvicorn.Config(build_app(self.engine), log_level=self.log_level, lifespan="off", access_log=False,
                                 h11_max_incomplete_event_size=MAX_BODY, **ssl)  # type: ignore[arg-type]
         ready = threading.Event()
