@@ -211,3 +211,22 @@ def test_avayacloud_host_routing(http) -> None:  # type: ignore[no-untyped-def]
     assert http.get("/api/v1/interactions", headers={**host, "authorization": f"Bearer {answer.json()['access_token']}"}).status_code == 200
     missing = http.get("/auth/realms/nope/.well-known/openid-configuration", headers=host)
     assert (missing.status_code, missing.json()) == (404, {"error": "Realm does not exist"})
+
+
+def test_client_credentials_grants_leave_no_state_behind(mockidp, http) -> None:  # type: ignore[no-untyped-def]
+    """Seed 001 gives every client-credentials grant a refresh token and a session; neither is kept as a live record
+    (a load test must not grow memory), yet refresh, rotation, reuse detection and logout all still work."""
+    form = {"grant_type": "client_credentials", "client_id": "demo-client", "client_secret": "demo-client-secret"}
+    url = "/avaya/auth/realms/demo-account/protocol/openid-connect/token"
+    first = http.post(url, data=form).json()
+    for _ in range(20):
+        http.post(url, data=form)
+    store = mockidp.engine.store
+    assert not any(store.items(kind, mockidp.clock.now()) for kind in ("avaya-session-ended", "avaya-refresh-spent"))
+    refreshed = http.post(url, data={**form, "grant_type": "refresh_token", "refresh_token": first["refresh_token"]})
+    assert refreshed.status_code == 200
+    reused = http.post(url, data={**form, "grant_type": "refresh_token", "refresh_token": first["refresh_token"]})
+    assert reused.json()["error_description"] == "Maximum allowed refresh token reuse exceeded"
+    introspected = http.post(url + "/introspect", data={"client_id": "demo-client", "client_secret": "demo-client-secret", "token": first["access_token"]}).json()
+    assert introspected["active"] is False  # the reuse detached the session its access token belongs to
+    assert not any(k.startswith("mockidp.") for k in introspected)

@@ -299,9 +299,9 @@ class Avaya(Authority):
         if grant is None or grant["realm"] != realm.name:
             spent = self.engine.store.get(CODE_SPENT, code, self.now)
             if spent is not None:
-                self.tokens.detach(spent["sid"])  # a replayed code ends what the first exchange started
+                self.tokens.detach(spent["sid"], spent["expires"])  # a replayed code ends what the first exchange started
             raise kc_error("invalid_grant", "Code not valid")
-        self.engine.store.put(CODE_SPENT, code, {"sid": grant["sid"]}, self.now + realm.config.refresh_token_lifespan)
+        self.engine.store.put(CODE_SPENT, code, {"sid": grant["sid"], "expires": grant["session"]["expires"]}, self.now + realm.config.refresh_token_lifespan)
         user = realm.users.get(grant["username"].lower())
         if user is None or not user.enabled:
             raise kc_error("invalid_grant", "User disabled")
@@ -309,7 +309,7 @@ class Avaya(Authority):
             raise kc_error("invalid_grant", "Incorrect redirect_uri")
         if grant["client_id"] != client.client_id:
             raise kc_error("invalid_grant", "Auth error: Found different client_id in clientSession")
-        session = self.tokens.live_session(grant["sid"])
+        session = self.tokens.live_session(grant["session"])
         if session is None:
             raise kc_error("invalid_grant", "Session not active")
         self.check_pkce(grant, req.form.get("code_verifier"))
@@ -340,13 +340,14 @@ class Avaya(Authority):
             raise kc_error("invalid_grant", "Token is not active")
         if claims.get("azp") != client.client_id:
             raise kc_error("invalid_grant", "Invalid refresh token. Token client and authorized client don't match")
-        session = self.tokens.session(str(claims.get("sid")))
-        if session is None:
+        session = self.tokens.session_of(claims)
+        state = self.tokens.session_state(session)
+        if state in ("ended", "expired"):
             raise kc_error("invalid_grant", "Session not active")
-        if session.get("detached"):
+        if state == "detached":
             raise kc_error("invalid_grant", "Session doesn't have required client")
-        if not self.tokens.take_refresh(claims["jti"]):
-            self.tokens.detach(session["sid"])  # refresh token reuse: Keycloak detaches the client session
+        if not self.tokens.take_refresh(claims):
+            self.tokens.detach(session["sid"], session["expires"])  # refresh token reuse: Keycloak detaches the client session
             raise kc_error("invalid_grant", "Maximum allowed refresh token reuse exceeded")
         user = realm.users.get(session["username"].lower()) if session.get("username") else None
         if session.get("username") and (user is None or not user.enabled):
@@ -392,7 +393,7 @@ class Avaya(Authority):
             claims = self.tokens.live_refresh_claims(realm, token)
             if claims is None:
                 return Reply(json={"active": False})
-        out = dict(claims)
+        out = {k: v for k, v in claims.items() if not k.startswith("mockidp.")}  # not Keycloak's: mockidp's own bookkeeping
         out.update({"client_id": claims.get("azp"), "username": claims.get("preferred_username"), "token_type": claims.get("typ"), "active": True})
         return Reply(json=out)
 
@@ -404,7 +405,7 @@ class Avaya(Authority):
             raise kc_error("invalid_request", "Missing token parameter")
         refresh = self.tokens.live_refresh_claims(realm, token)
         if refresh is not None and refresh["azp"] == client.client_id:
-            self.tokens.take_refresh(refresh["jti"])
+            self.tokens.take_refresh(refresh)
         else:
             try:
                 claims = self.tokens.verify_access_token(realm, req, token)
@@ -423,7 +424,7 @@ class Avaya(Authority):
         if token is None:
             raise kc_error("invalid_request", "Missing parameter: refresh_token")
         claims = self.tokens.refresh_claims(realm, token)
-        if claims.get("azp") != client.client_id or self.tokens.end_session(str(claims.get("sid"))) is None:
+        if claims.get("azp") != client.client_id or not self.tokens.end_session(self.tokens.session_of(claims)):
             raise kc_error("invalid_grant", "Invalid refresh token")
-        self.tokens.take_refresh(claims["jti"])
+        self.tokens.take_refresh(claims)
         return Reply.empty(204)

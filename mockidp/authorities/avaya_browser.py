@@ -81,7 +81,7 @@ class AvayaBrowser:
         auth.engine.store.put(CODE, code, {
             "realm": realm.name, "client_id": client.client_id, "redirect_uri": redirect_uri, "scopes": scopes,
             "nonce": params.get("nonce"), "code_challenge": params.get("code_challenge"), "code_challenge_method": method,
-            "username": user.username, "sid": session["sid"],
+            "username": user.username, "sid": session["sid"], "session": session,
         }, auth.now + realm.config.code_lifespan)
         return redirect_with(redirect_uri, {"state": state, "session_state": session["sid"], "iss": iss, "code": code})
 
@@ -95,8 +95,8 @@ class AvayaBrowser:
                 _, claims = verify(hint, realm.keyset, now=auth.now, require_exp=False)
             except TokenInvalid:
                 return error_page(auth.title, "Invalid parameter: id_token_hint")
-            if "sid" in claims:
-                auth.tokens.end_session(str(claims["sid"]))
+            if "sid" in claims:  # the id token names the session; it ends whatever its state
+                auth.tokens.end_session({"sid": str(claims["sid"]), "expires": auth.now + realm.config.refresh_token_lifespan})
         if target:
             return redirect_with(target, {"state": req.query.get("state")})
         return Reply(html="<!doctype html><title>Logged out</title><p id='logged-out'>You are logged out.</p>")

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 NO_STORE = {"cache-control": "no-store", "pragma": "no-cache"}  # Keycloak sends both on every token response
 PROFILE_CLAIMS = ("email_verified", "name", "preferred_username", "given_name", "family_name", "email")
-SESSION, REFRESH, REVOKED = "avaya-session", "avaya-refresh", "avaya-revoked"
+SESSION, REFRESH, REVOKED = "avaya-session-ended", "avaya-refresh-spent", "avaya-revoked"
 CODE, CODE_SPENT = "avaya-code", "avaya-code-spent"
 
 
@@ -45,29 +45,47 @@ class AvayaTokens:
         return self.authority.now
 
     # --- sessions ------------------------------------------------------------------------------------
+    # A session is carried by what it issued (codes, refresh tokens, access tokens' `sid`), not kept as a live record:
+    # the store holds only the exceptions (a session that ended or was detached) and the refresh tokens already
+    # spent. So a grant that is never refreshed or ended leaves nothing behind, and memory stays flat however many
+    # client-credentials grants a load test makes (seed 001 gives each one a refresh token and a session).
 
     def new_session(self, realm: Realm, client: AvayaClient, user: AvayaUser | None, browser: bool = False) -> dict[str, Any]:
-        sid = str(uuid.uuid4())
-        session = {"sid": sid, "realm": realm.name, "client_id": client.client_id, "username": user.username if user else None,
-                   "auth_time": int(self.now), "browser": browser}
-        self.store.put(SESSION, sid, session, self.now + realm.config.refresh_token_lifespan)
-        return session
+        now = int(self.now)
+        return {"sid": str(uuid.uuid4()), "realm": realm.name, "client_id": client.client_id, "username": user.username if user else None,
+                "auth_time": now, "browser": browser, "expires": now + realm.config.refresh_token_lifespan}
 
-    def session(self, sid: str) -> dict[str, Any] | None:
-        return self.store.get(SESSION, sid, self.now)
+    def session_state(self, session: dict[str, Any]) -> str:
+        """active | expired | ended | detached."""
+        marker = self.store.get(SESSION, session["sid"], self.now)
+        if marker is not None:
+            return str(marker["state"])
+        return "active" if self.now < session["expires"] else "expired"
 
-    def live_session(self, sid: str) -> dict[str, Any] | None:
-        """The session, unless it ended or was detached from its client."""
-        session = self.session(sid)
-        return session if session is not None and not session.get("detached") else None
+    def live_session(self, session: dict[str, Any] | None) -> dict[str, Any] | None:
+        """The session, unless it expired, ended or was detached from its client."""
+        return session if session is not None and self.session_state(session) == "active" else None
 
-    def end_session(self, sid: str) -> dict[str, Any] | None:
-        return self.store.take(SESSION, sid, self.now)
+    def sid_ended(self, sid: str) -> bool:
+        return self.store.get(SESSION, sid, self.now) is not None
 
-    def detach(self, sid: str) -> None:
+    def end_session(self, session: dict[str, Any]) -> bool:
+        """Log the session out: True if it was active until now."""
+        if self.session_state(session) != "active":
+            return False
+        self.store.put(SESSION, session["sid"], {"state": "ended"}, float(session["expires"]))
+        return True
+
+    def detach(self, sid: str, expires: float) -> None:
         """Keycloak's answer to a replayed code or refresh token: the client session is detached from the user
         session, so every token of it stops working (RFC 6749 §4.1.2, RFC 9700 §4.14.2)."""
-        self.store.update(SESSION, sid, self.now, lambda s: {**s, "detached": True})
+        if self.store.get(SESSION, sid, self.now) is None:
+            self.store.put(SESSION, sid, {"state": "detached"}, expires)
+
+    @staticmethod
+    def session_of(refresh: dict[str, Any]) -> dict[str, Any]:
+        """The session a refresh token carries (its `sid` and the private `mockidp.session` claim)."""
+        return {"sid": refresh.get("sid"), **refresh.get("mockidp.session", {})}
 
     # --- claims --------------------------------------------------------------------------------------
 
@@ -163,9 +181,9 @@ class AvayaTokens:
             "exp": now + realm.config.refresh_token_lifespan, "iat": now, "jti": str(uuid.uuid4()), "iss": access["iss"],
             "aud": access["iss"], "sub": access["sub"], "typ": "Refresh", "azp": access["azp"], "sid": session["sid"],
             "scope": access["scope"],
+            # Opaque to clients (HS512 with the realm's secret): the session travels with its refresh token.
+            "mockidp.session": {k: session[k] for k in ("realm", "client_id", "username", "auth_time", "browser", "expires")},
         }
-        # A live refresh token is one still in the store: rotation takes it out (single use).
-        self.store.put(REFRESH, claims["jti"], {"sid": session["sid"]}, float(claims["exp"]))
         return sign_hmac(realm.refresh_secret, claims)
 
     def id_token(self, realm: Realm, access: dict[str, Any], client: AvayaClient, session: dict[str, Any] | None,
@@ -202,8 +220,8 @@ class AvayaTokens:
             claims = self.refresh_claims(realm, token)
         except OAuthError:
             return None
-        alive = claims["exp"] > self.now and self.store.get(REFRESH, claims["jti"], self.now) is not None
-        return claims if alive and self.live_session(str(claims.get("sid"))) is not None else None
+        alive = claims["exp"] > self.now and self.store.get(REFRESH, claims["jti"], self.now) is None
+        return claims if alive and self.live_session(self.session_of(claims)) is not None else None
 
     def verify_access_token(self, realm: Realm, req: Request, token: str) -> dict[str, Any]:
         """Signature, expiry, issuer (as reached now, or the default base), type, revocation and session."""
@@ -214,13 +232,13 @@ class AvayaTokens:
             raise TokenInvalid("type", "not an access token")
         if self.store.get(REVOKED, str(claims.get("jti")), self.now) is not None:
             raise TokenInvalid("revoked", "token was revoked")
-        if "sid" in claims and self.live_session(str(claims["sid"])) is None:
+        if "sid" in claims and self.sid_ended(str(claims["sid"])):  # its expiry never outlives the session's
             raise TokenInvalid("session", "session not active")
         return claims
 
     def revoke_access_token(self, claims: dict[str, Any]) -> None:
         self.store.put(REVOKED, str(claims["jti"]), {}, float(claims["exp"]))
 
-    def take_refresh(self, jti: str) -> bool:
+    def take_refresh(self, claims: dict[str, Any]) -> bool:
         """Spend a refresh token (rotation): True the first time, False if it was already spent."""
-        return self.store.take(REFRESH, jti, self.now) is not None
+        return self.store.add_once(REFRESH, str(claims["jti"]), float(claims["exp"]), self.now)
