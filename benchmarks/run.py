@@ -240,7 +240,7 @@ def rss_after_many(wrk_bin: str | None, seconds: int) -> None:
     if wrk_bin is None:
         row("RSS after 1,000,000 requests", "wrk unavailable")
         return
-    for name, path, body in (("Avaya (refresh token + session per grant)", AVAYA_TOKEN, FORM),
+    for name, path, body in (("Avaya client credentials (a refresh token per grant, seed 001)", AVAYA_TOKEN, FORM),
                              ("Entra (no server-side state)", "/entra/11111111-1111-1111-1111-111111111111/oauth2/v2.0/token",
                               "grant_type=client_credentials&client_id=22222222-2222-2222-2222-222222222222&client_secret=demo-app-secret&scope=api%3A%2F%2Ffivedegrees-demo-api%2F.default")):
         with mockidp_process() as (proc, url):
