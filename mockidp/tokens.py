@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 from typing import Any
 
@@ -28,8 +29,14 @@ def sign(keyset: KeySet | SigningKey, claims: dict[str, Any], header: dict[str, 
     return jwt.encode(head, claims, key.jwk, algorithms=[key.alg])
 
 
+@functools.lru_cache(maxsize=256)
+def hmac_key(secret: bytes) -> OctKey:
+    """One key object per secret: importing it on every token cost as much as the HMAC itself."""
+    return OctKey.import_key(secret)
+
+
 def sign_hmac(secret: bytes, claims: dict[str, Any], typ: str = "JWT", alg: str = "HS512") -> str:
-    return jwt.encode({"alg": alg, "typ": typ}, claims, OctKey.import_key(secret), algorithms=[alg])
+    return jwt.encode({"alg": alg, "typ": typ}, claims, hmac_key(secret), algorithms=[alg])
 
 
 def _b64decode(part: str) -> bytes:

@@ -12,12 +12,11 @@ from typing import TYPE_CHECKING, Any
 
 from joserfc import jwt
 from joserfc.errors import JoseError
-from joserfc.jwk import OctKey
 
 from mockidp.authorities.avaya_world import AvayaClient, AvayaUser
 from mockidp.errors import OAuthError
 from mockidp.request import Reply, Request
-from mockidp.tokens import TokenInvalid, sign, sign_hmac, verify
+from mockidp.tokens import TokenInvalid, hmac_key, sign, sign_hmac, verify
 
 if TYPE_CHECKING:
     from mockidp.authorities.avaya import Avaya, Realm
@@ -208,7 +207,7 @@ class AvayaTokens:
     def refresh_claims(self, realm: Realm, token: str) -> dict[str, Any]:
         """A refresh token's claims if it is ours (signature and type); expiry and liveness are the caller's."""
         try:
-            claims = jwt.decode(token, OctKey.import_key(realm.refresh_secret), algorithms=["HS512"]).claims
+            claims = jwt.decode(token, hmac_key(realm.refresh_secret), algorithms=["HS512"]).claims
         except (JoseError, ValueError) as exc:
             raise kc_error("invalid_grant", "Invalid refresh token") from exc
         if claims.get("typ") not in ("Refresh", "Offline") or not isinstance(claims.get("exp"), int):
