@@ -181,7 +181,11 @@ class Control:
 
     # --- CIBA (Open Gateway): the subscriber's out-of-band consent ---------------------------------------
     def _ciba(self) -> Any:
-        return self.engine.authority("opengateway")
+        """The authority that runs CIBA consent (whichever offers it: today Open Gateway's)."""
+        found = next((a for a in self.engine.authorities.values() if hasattr(a, "decide_future")), None)
+        if found is None:
+            raise ControlError("no authority of this world runs CIBA", 404)
+        return found
 
     def ciba_requests(self, state: str | None = None) -> list[dict[str, Any]]:
         return [dict(r) for r in self._ciba().requests(state)]

@@ -43,12 +43,13 @@ def decode_token(engine: Engine, token: str) -> dict[str, Any]:
 
 
 def ciba_requests(engine: Engine) -> list[dict[str, Any]]:
-    """Pending CIBA requests, if the Open Gateway authority offers a listing."""
-    og = engine.authorities.get("opengateway")
-    listing = getattr(og, "pending_requests", None)
-    if listing is None:
+    """Pending CIBA requests, when an authority of the world runs CIBA."""
+    from mockidp.controls import Control, ControlError
+
+    try:
+        return Control(engine).ciba_requests("pending")
+    except ControlError:
         return []
-    return [dict(r) for r in listing()]
 
 
 def journal_view(engine: Engine, limit: int = 50) -> list[dict[str, Any]]:

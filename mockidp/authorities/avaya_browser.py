@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from mockidp.authorities.avaya_tokens import CODE
 from mockidp.errors import OAuthError
 from mockidp.oauth import pkce
-from mockidp.oauth.pages import error_page, login_page, redirect_with
+from mockidp.oauth.pages import error_page, error_redirect, login_page, redirect_with
 from mockidp.request import Reply, Request
 from mockidp.tokens import TokenInvalid, verify
 
@@ -43,9 +43,7 @@ class AvayaBrowser:
         iss = realm.issuer(req.base)
 
         def fail(error: str, description: str) -> Reply:
-            reply = redirect_with(redirect_uri, {"error": error, "error_description": description, "state": state, "iss": iss})
-            reply.error = error
-            return reply
+            return error_redirect(redirect_uri, error, description, state, iss)
 
         if params.get("response_type") != "code":
             return fail("unsupported_response_type", "Client is not allowed to initiate browser login with given response_type.")

@@ -19,7 +19,7 @@ from mockidp.errors import OAuthError
 from mockidp.oauth import pkce
 from mockidp.oauth.clientauth import presented_credentials
 from mockidp.oauth.codes import Grants
-from mockidp.oauth.pages import error_page, login_page, redirect_with
+from mockidp.oauth.pages import error_page, error_redirect, login_page, redirect_with
 from mockidp.request import Reply, Request
 from mockidp.tokens import TokenInvalid, sign, verify
 
@@ -142,9 +142,7 @@ class Pfw(Authority):
         state, iss = params.get("state"), req.base
 
         def fail(error: str, description: str) -> Reply:
-            reply = redirect_with(redirect_uri, {"error": error, "error_description": description, "state": state, "iss": iss})
-            reply.error = error
-            return reply
+            return error_redirect(redirect_uri, error, description, state, iss)
 
         if params.get("response_type") != "code":
             return fail("unsupported_response_type", "response_type must be code")

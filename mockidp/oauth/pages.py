@@ -36,3 +36,10 @@ def redirect_with(redirect_uri: str, params: dict[str, str | None]) -> Reply:
     parts = urlsplit(redirect_uri)
     query = parse_qsl(parts.query, keep_blank_values=True) + [(k, v) for k, v in params.items() if v is not None]
     return Reply.redirect(urlunsplit(parts._replace(query=urlencode(query))))
+
+
+def error_redirect(redirect_uri: str, error: str, description: str, state: str | None, iss: str | None = None) -> Reply:
+    """RFC 6749 §4.1.2.1 (+ RFC 9207 `iss`): an authorization error sent back to a verified redirect_uri."""
+    reply = redirect_with(redirect_uri, {"error": error, "error_description": description, "state": state, "iss": iss})
+    reply.error = error
+    return reply

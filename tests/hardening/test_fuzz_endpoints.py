@@ -107,17 +107,8 @@ def sample_tokens(mockidp_server: Any) -> list[str]:
     return out
 
 
-# Known bugs in authority modules this suite does not own: the fuzz still runs them (non-strict, as a random
-# run may miss the input), and a strict, named test below pins each one.
-KNOWN_BUGS: dict[tuple[str, str], str] = {}  # (authority, endpoint name) -> the bug, while an authority module has one
-
-
 def fuzz_params() -> list[Any]:
-    out = []
-    for a, p, e in ENDPOINTS:
-        bug = KNOWN_BUGS.get((a, e.name))
-        out.append(pytest.param(a, p, e, id=f"{a}:{e.name}:{e.path}", marks=[pytest.mark.xfail(reason=bug, strict=False)] if bug else []))
-    return out
+    return [pytest.param(a, p, e, id=f"{a}:{e.name}:{e.path}") for a, p, e in ENDPOINTS]
 
 
 @pytest.mark.parametrize(("authority", "prefix", "endpoint"), fuzz_params())
@@ -193,16 +184,8 @@ def first_success(mockidp: Any, url: str) -> tuple[str, str, dict[str, str]]:
     pytest.skip(f"no world credentials get a client_credentials token at {url}")
 
 
-DUPLICATE_BUGS: dict[str, str] = {}  # authority -> reason, for a token endpoint that takes a repeated parameter
-
-
 def token_cases() -> list[Any]:
-    out = []
-    for a, p, e in TOKENS:
-        for case in ("duplicated grant_type", "JSON body", "text/plain body"):
-            bug = DUPLICATE_BUGS.get(a) if case == "duplicated grant_type" else None
-            out.append(pytest.param(a, p, e, case, id=f"{a}-{case}", marks=[pytest.mark.xfail(reason=bug, strict=True)] if bug else []))
-    return out
+    return [pytest.param(a, p, e, case, id=f"{a}-{case}") for a, p, e in TOKENS for case in ("duplicated grant_type", "JSON body", "text/plain body")]
 
 
 @pytest.mark.parametrize(("authority", "prefix", "endpoint", "case"), token_cases())

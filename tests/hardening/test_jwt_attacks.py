@@ -57,7 +57,6 @@ class Point:
     send: Callable[[Any, httpx.Client, str], httpx.Response]
     accepted: Callable[[httpx.Response], bool]
     tolerates: tuple[str, ...] = ()  # attacks the real service accepts by design (see the comment where listed)
-    findings: tuple[str, ...] = ()  # attacks accepted by a bug of an authority module: pinned by a strict xfail below
 
 
 def sign(header: dict[str, Any], claims: dict[str, Any], key: Any) -> str:
@@ -230,14 +229,8 @@ POINTS = [
 ]
 
 
-def landed(mockidp: Any, point: Point, http: httpx.Client) -> bool:
-    """A point whose route does not exist yet (an authority still being built) is skipped, not failed."""
-    probe = point.send(mockidp, http, "x.y.z")
-    return not (probe.status_code == 404 and probe.headers.get("content-type", "").startswith("application/json") and probe.json().get("error") == "not_found")
-
-
 def expected_accept(point: Point, attack: str) -> bool:
-    if attack in point.tolerates or attack in point.findings:
+    if attack in point.tolerates:
         return True
     # A bearer token is reusable until it expires (RFC 6750): replaying one is not an attack a resource server stops.
     # The B2C token LIAM takes as client_assertion is a bearer access token too (seed 000), not a one-time assertion.
@@ -249,8 +242,6 @@ def test_attack_catalogue(mockidp: Any, httpserver: Any, point: Point) -> None:
     httpserver.expect_request("/jwks.json").respond_with_json({"keys": [ATTACKER.as_dict(private=False)]})
     httpserver.expect_request("/cert.pem").respond_with_data("not fetched")
     with mockidp.http(timeout=10) as http:
-        if not landed(mockidp, point, http):
-            pytest.skip(f"{point.name} has not landed")
         base = point.baseline(mockidp, http)
         now = int(mockidp.engine.clock.now())
         results: dict[str, str] = {}
@@ -263,7 +254,7 @@ def test_attack_catalogue(mockidp: Any, httpserver: Any, point: Point) -> None:
                 token = forge(attack, base, now, httpserver.url_for("").rstrip("/"))
             resp = point.send(mockidp, http, token)
             assert resp.status_code < 500, f"{point.name} / {attack}: {resp.status_code} {resp.text[:300]}"
-            results[attack] = ("**accepted (bug)** " if attack in point.findings else "accepted " if point.accepted(resp) else "rejected ") + outcome(resp)
+            results[attack] = ("accepted " if point.accepted(resp) else "rejected ") + outcome(resp)
             assert point.accepted(resp) == expected_accept(point, attack), f"{point.name} / {attack}: {resp.status_code} {resp.text[:400]}"
     assert httpserver.log == [], f"mockidp fetched a URL named in a JWT header: {httpserver.log}"
     RESULTS[point.name] = results

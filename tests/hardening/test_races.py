@@ -103,8 +103,6 @@ def test_entra_client_assertion_jti_is_used_once(mockidp: Any) -> None:
 
 def test_ciba_auth_req_id_is_redeemed_once(mockidp: Any) -> None:
     og = mockidp.engine.authorities["opengateway"]
-    if "token" not in {e.name for e in og.endpoints()}:
-        pytest.skip("Open Gateway CIBA has not landed")
     creds = ("demo-app-id", "demo-app-secret")
     with mockidp.http() as http:
         started = http.post("/opengateway/apigateway/bc-authorize", auth=creds, data={
