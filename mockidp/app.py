@@ -11,12 +11,13 @@ import re
 import time
 import traceback
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, quote
 
 from starlette.applications import Starlette
-from starlette.requests import Request as StarletteRequest
-from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
-from starlette.routing import BaseRoute, Mount, Route
+from starlette.requests import ClientDisconnect, Request as StarletteRequest
+from starlette.responses import JSONResponse, Response
+from starlette.convertors import Convertor
+from starlette.routing import BaseRoute, Mount, Route, compile_path
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mockidp.authorities.base import Authority, Endpoint
@@ -65,18 +66,53 @@ def external_base(scope: Scope, headers: dict[str, str], engine: Engine, prefix:
     return f"{scheme}://{host}{prefix}"
 
 
-def to_response(reply: Reply) -> Response:
-    headers = dict(reply.headers)
+_MEDIA = (("json", b"application/json"), ("html", b"text/html; charset=utf-8"), ("text", b"text/plain; charset=utf-8"))
+
+
+def header_value(value: str) -> bytes:
+    """Latin-1 as HTTP carries it; a value with other characters (a Location built from a non-ASCII redirect URI)
+    is percent-encoded as UTF-8, as a browser turns an IRI into a URI, rather than failing the response."""
+    try:
+        return value.encode("latin-1")
+    except UnicodeEncodeError:
+        return quote(value, safe="!#$%&'()*+,/:;=?@[]~").encode("ascii")
+
+
+async def send_reply(reply: Reply, send: Send) -> None:
+    """The reply as ASGI messages, with the headers Starlette's Response would set (content-type, content-length)."""
     if reply.json is not None:
-        response = Response(json.dumps(reply.json), reply.status, headers, media_type="application/json")
+        body, media = json.dumps(reply.json).encode(), _MEDIA[0][1]
     elif reply.html is not None:
-        response = HTMLResponse(reply.html, reply.status, headers)
+        body, media = reply.html.encode(), _MEDIA[1][1]
     elif reply.text is not None:
-        response = PlainTextResponse(reply.text, reply.status, headers)
+        body, media = reply.text.encode(), _MEDIA[2][1]
     else:
-        response = Response(b"", reply.status, headers)
-    response.raw_headers += [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in reply.header_lines]
-    return response
+        body, media = b"", None
+    headers = [(k.lower().encode("latin-1"), header_value(v)) for k, v in reply.headers.items()]
+    names = {k for k, _ in headers}
+    if b"content-length" not in names and not (reply.status < 200 or reply.status in (204, 304)):
+        headers.append((b"content-length", str(len(body)).encode()))
+    if media is not None and b"content-type" not in names:
+        headers.append((b"content-type", media))
+    headers += [(k.lower().encode("latin-1"), header_value(v)) for k, v in reply.header_lines]
+    await send({"type": "http.response.start", "status": reply.status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def read_body(receive: Receive) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnect
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise BadRequestBody("request body larger than 1 MiB", 413)
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
 
 
 class EndpointApp:
@@ -114,7 +150,7 @@ class EndpointApp:
             reply = self.render_error(server_error(), req)
         # Journal first: a client that got its answer may read the journal at once (no race with the send).
         self.record(scope, req, reply, fault, started)
-        await to_response(reply)(scope, receive, send)
+        await send_reply(reply, send)
 
     async def call(self, req: Request) -> Reply:
         try:
@@ -126,17 +162,12 @@ class EndpointApp:
             return self.render_error(err, req)
 
     async def parse(self, scope: Scope, receive: Receive) -> Request:
-        sreq = StarletteRequest(scope, receive)
-        headers = {k.lower(): v for k, v in sreq.headers.items()}
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         query, qdups = parse_pairs(scope.get("query_string", b""), "the query string")
-        body = b""
         declared = headers.get("content-length", "")
         if declared.isdigit() and int(declared) > MAX_BODY:
             raise BadRequestBody("request body larger than 1 MiB", 413)
-        async for chunk in sreq.stream():
-            body += chunk
-            if len(body) > MAX_BODY:
-                raise BadRequestBody("request body larger than 1 MiB", 413)
+        body = await read_body(receive)
         form: dict[str, str] = {}
         fdups: set[str] = set()
         ctype = headers.get("content-type", "").split(";")[0].strip().lower()
@@ -210,14 +241,58 @@ class EndpointApp:
         )
 
 
+class EndpointRouter:
+    """Authority endpoints straight to their app: the same matches, in the same order, as Starlette's
+    Mount/Route would make (which walk every route with a regex), for the paths that must be cheap. A miss, a
+    method the endpoint does not take, or any other path goes to Starlette, which answers 404/405/redirects."""
+
+    def __init__(self, engine: Engine) -> None:
+        # per authority prefix: its endpoints in route order, and the static paths no earlier route also matches
+        self.routes: dict[str, list[tuple[re.Pattern[str], dict[str, Convertor[Any]], frozenset[str], EndpointApp]]] = {}
+        self.static: dict[str, tuple[frozenset[str], EndpointApp]] = {}
+        for authority in engine.authorities.values():
+            table = self.routes.setdefault(authority.prefix, [])
+            for ep in authority.endpoints():
+                regex, _, convertors = compile_path(authority.prefix + ep.path)
+                methods = frozenset(ep.methods) | ({"HEAD"} if "GET" in ep.methods else set())
+                entry = (regex, convertors, methods, EndpointApp(engine, authority, ep))
+                full = authority.prefix + ep.path
+                if not convertors and not any(r.match(full) for r, *_ in table):
+                    self.static.setdefault(full, (methods, entry[3]))
+                table.append(entry)
+
+    def find(self, scope: Scope) -> EndpointApp | None:
+        path, method = scope["path"], scope["method"]
+        hit = self.static.get(path)
+        if hit is not None:
+            return hit[1] if method in hit[0] else None
+        table = self.routes.get(path[: path.find("/", 1)] if path.find("/", 1) > 0 else path)
+        for regex, convertors, methods, app in table or ():
+            match = regex.match(path)
+            if match is not None:
+                if method not in methods:
+                    return None  # Starlette may still find a later route for this method, or answer 405
+                scope["path_params"] = {k: convertors[k].convert(v) for k, v in match.groupdict().items()}
+                return app
+        return None
+
+
 class HostRouting:
-    """Requests whose Host is an authority's real hostname are served at the root, as the real host serves them."""
+    """Requests whose Host is an authority's real hostname are served at the root, as the real host serves them.
+    Authority endpoints are then found by `EndpointRouter`; everything else is Starlette's."""
 
     def __init__(self, app: ASGIApp, engine: Engine) -> None:
         self.app, self.engine = app, engine
+        self.endpoints = EndpointRouter(engine)
+        self.hosts = [(re.compile("|".join(f"(?:{p})" for p in a.host_patterns), re.IGNORECASE), a)
+                      for a in engine.authorities.values() if a.host_patterns]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and not scope["path"].startswith(("/_mockidp", "/healthz")):
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path = scope["path"]
+        if not path.startswith(("/_mockidp", "/healthz")):
             host = ""
             for k, v in scope.get("headers", []):
                 if k in (b"x-forwarded-host", b"host"):
@@ -225,11 +300,16 @@ class HostRouting:
                     if k == b"x-forwarded-host":
                         break
             hostname = host.rsplit(":", 1)[0] if not host.startswith("[") else host
-            for authority in self.engine.authorities.values():
-                if authority.matches_host(hostname) and not scope["path"].startswith(authority.prefix + "/"):
-                    scope = dict(scope, path=authority.prefix + scope["path"], raw_path=None)
+            for pattern, authority in self.hosts:
+                if pattern.fullmatch(hostname) and not path.startswith(authority.prefix + "/"):
+                    scope = dict(scope, path=authority.prefix + path, raw_path=None)
                     scope["mockidp.host_routed"] = True
                     break
+            endpoint = self.endpoints.find(scope)
+            if endpoint is not None:
+                scope["root_path"] = scope.get("root_path", "") + endpoint.authority.prefix  # as Starlette's Mount
+                await endpoint(scope, receive, send)
+                return
         await self.app(scope, receive, send)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import datetime
+import functools
 import hashlib
 import re
 import threading
@@ -12,7 +13,8 @@ from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from cryptography.x509.oid import NameOID
 from joserfc.jwk import ECKey, KeySet as JoseKeySet, RSAKey
 
@@ -83,6 +85,20 @@ class SigningKey:
         entry["x5t"] = self.x5t
         entry["x5t#S256"] = self.x5t_s256
         return entry
+
+    @functools.cached_property
+    def private_key(self) -> PrivateKey:
+        return self.jwk.private_key  # type: ignore[return-value]
+
+    def sign(self, data: bytes) -> bytes:
+        """The JWS signature of `data` (RFC 7518 section 3): PKCS#1 v1.5, PSS with a digest-sized salt, or raw r||s."""
+        key = self.private_key
+        if isinstance(key, ec.EllipticCurvePrivateKey):
+            r, s = decode_dss_signature(key.sign(data, ec.ECDSA(hashes.SHA256())))
+            return r.to_bytes(32, "big") + s.to_bytes(32, "big")
+        if self.alg == "PS256":
+            return key.sign(data, padding.PSS(padding.MGF1(hashes.SHA256()), padding.PSS.DIGEST_LENGTH), hashes.SHA256())
+        return key.sign(data, padding.PKCS1v15(), hashes.SHA256())
 
     def public_key_der_b64(self) -> str:
         """Base64 DER SubjectPublicKeyInfo, as Keycloak's realm info `public_key` carries it."""

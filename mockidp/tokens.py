@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import datetime
 import functools
+import hashlib
+import hmac
 import json
 from typing import Any
 
@@ -12,7 +15,7 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import OctKey
 
-from mockidp.keys import KeySet, SigningKey
+from mockidp.keys import KeySet, SigningKey, b64url
 
 
 class TokenInvalid(Exception):
@@ -23,20 +26,43 @@ class TokenInvalid(Exception):
         self.reason = reason
 
 
+def _claim_value(value: Any) -> Any:
+    if isinstance(value, datetime.datetime):  # as joserfc's claims encoder: a NumericDate
+        return int(value.timestamp())
+    raise TypeError(f"claim value of type {type(value).__name__} is not JSON")
+
+
+def _segment(data: dict[str, Any], ensure_ascii: bool) -> str:
+    return b64url(json.dumps(data, ensure_ascii=ensure_ascii, separators=(",", ":"), default=_claim_value).encode("utf-8"))
+
+
+@functools.lru_cache(maxsize=1024)
+def _plain_header(alg: str, typ: str, kid: str | None) -> str:
+    """The encoded header of most tokens: the same bytes for every token of a key, so encoded once."""
+    head = {"alg": alg, "typ": typ} if kid is None else {"alg": alg, "typ": typ, "kid": kid}
+    return _segment(head, ensure_ascii=True)
+
+
 def sign(keyset: KeySet | SigningKey, claims: dict[str, Any], header: dict[str, Any] | None = None, typ: str = "JWT") -> str:
+    """A compact JWS (RFC 7515) of `claims`, signed by the key set's active key (or the key given)."""
     key = keyset.active if isinstance(keyset, KeySet) else keyset
-    head = {"alg": key.alg, "typ": typ, "kid": key.kid, **(header or {})}
-    return jwt.encode(head, claims, key.jwk, algorithms=[key.alg])
+    head = _plain_header(key.alg, typ, key.kid) if not header else _segment({"alg": key.alg, "typ": typ, "kid": key.kid, **header}, True)
+    signing_input = head + "." + _segment(claims, ensure_ascii=False)
+    return signing_input + "." + b64url(key.sign(signing_input.encode("ascii")))
 
 
 @functools.lru_cache(maxsize=256)
 def hmac_key(secret: bytes) -> OctKey:
-    """One key object per secret: importing it on every token cost as much as the HMAC itself."""
+    """One key object per secret (for verifying): importing it on every token cost as much as the HMAC itself."""
     return OctKey.import_key(secret)
 
 
+_HMAC_DIGESTS = {"HS256": hashlib.sha256, "HS384": hashlib.sha384, "HS512": hashlib.sha512}
+
+
 def sign_hmac(secret: bytes, claims: dict[str, Any], typ: str = "JWT", alg: str = "HS512") -> str:
-    return jwt.encode({"alg": alg, "typ": typ}, claims, hmac_key(secret), algorithms=[alg])
+    signing_input = _plain_header(alg, typ, None) + "." + _segment(claims, ensure_ascii=False)
+    return signing_input + "." + b64url(hmac.new(secret, signing_input.encode("ascii"), _HMAC_DIGESTS[alg]).digest())
 
 
 def _b64decode(part: str) -> bytes:

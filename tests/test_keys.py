@@ -112,3 +112,22 @@ def test_signing_key_generate_is_independent() -> None:
     token = sign(KeySet("a", [a]), {"exp": time.time() + 60})
     with pytest.raises(TokenInvalid):
         verify(token, [SigningKey(kid=a.kid, alg="ES256", jwk=b.jwk, cert_der=b.cert_der, x5t=b.x5t, x5t_s256=b.x5t_s256)], now=time.time())
+
+
+def test_tokens_with_extra_header_non_ascii_and_datetime_claims_verify_independently(tmp_path: Path) -> None:
+    import datetime
+
+    from mockidp.tokens import sign_hmac
+
+    ks = KeyStore([], tmp_path).keyset("t-extra", "RS256")
+    when = datetime.datetime(2030, 1, 2, tzinfo=datetime.timezone.utc)
+    token = sign(ks, {"name": "Zoë Ångström", "exp": when}, header={"x5t": "abc"}, typ="at+jwt")
+    header = pyjwt.get_unverified_header(token)
+    assert header == {"alg": "RS256", "typ": "at+jwt", "kid": ks.active.kid, "x5t": "abc"}
+    claims = pyjwt.decode(token, pyjwt.PyJWK(ks.jwks()["keys"][0]).key, algorithms=["RS256"], options={"verify_exp": False})
+    assert claims == {"name": "Zoë Ångström", "exp": int(when.timestamp())}
+    secret = b"s" * 64
+    opaque = sign_hmac(secret, {"sub": "ü"})
+    assert pyjwt.decode(opaque, secret, algorithms=["HS512"]) == {"sub": "ü"}
+    with pytest.raises(pyjwt.InvalidSignatureError):
+        pyjwt.decode(opaque, b"t" * 64, algorithms=["HS512"])

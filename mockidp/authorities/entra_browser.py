@@ -165,7 +165,7 @@ class EntraBrowser:
 
     def logout(self, req: Request) -> Reply:
         """Front-channel sign-out: an id_token_hint of this tenant ends its sign-in (its refresh tokens stop working),
-        then back to post_logout_redirect_uri when given."""
+        then back to post_logout_redirect_uri when it is an http(s) URL."""
         entra = self.entra
         tenant = entra.tenant_of(req)
         params = req.params
@@ -179,8 +179,10 @@ class EntraBrowser:
             if held is not None:
                 grants(entra).end_family(held["family"], entra.now)
         target = params.get("post_logout_redirect_uri")
-        if target:
-            return redirect_with(target, {"state": params.get("state")})
+        parts = urlsplit(target or "")
+        if parts.scheme in ("http", "https") and parts.netloc:
+            return redirect_with(target or "", {"state": params.get("state")})
+        # No address to go back to (or none a browser could follow): Entra stays on its own signed-out page.
         return Reply(html="<!doctype html><title>Signed out</title><p id='signed-out'>You signed out of your account.</p>")
 
     def userinfo(self, req: Request) -> Reply:
