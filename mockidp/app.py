@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import json
 import logging
 import re
 import time
@@ -20,6 +19,7 @@ from starlette.convertors import Convertor
 from starlette.routing import BaseRoute, Mount, Route, compile_path
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from mockidp import jsonbytes
 from mockidp.authorities.base import Authority, Endpoint
 from mockidp.engine import Engine
 from mockidp.errors import BadRequestBody, OAuthError, server_error
@@ -81,7 +81,7 @@ def header_value(value: str) -> bytes:
 async def send_reply(reply: Reply, send: Send) -> None:
     """The reply as ASGI messages, with the headers Starlette's Response would set (content-type, content-length)."""
     if reply.json is not None:
-        body, media = json.dumps(reply.json).encode(), _MEDIA[0][1]
+        body, media = jsonbytes.dumps(reply.json), _MEDIA[0][1]
     elif reply.html is not None:
         body, media = reply.html.encode(), _MEDIA[1][1]
     elif reply.text is not None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,6 +16,7 @@ NOT_SECRET = {"token_type_hint", "grant_type", "response_type", "token_type", "c
 MASK = "***"
 
 
+@functools.lru_cache(maxsize=1024)
 def is_secret(name: str) -> bool:
     lowered = name.lower()
     if lowered in NOT_SECRET:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import datetime
 import functools
 import hashlib
 import hmac
@@ -15,6 +14,7 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import OctKey
 
+from mockidp import jsonbytes
 from mockidp.keys import KeySet, SigningKey, b64url
 
 
@@ -26,28 +26,22 @@ class TokenInvalid(Exception):
         self.reason = reason
 
 
-def _claim_value(value: Any) -> Any:
-    if isinstance(value, datetime.datetime):  # as joserfc's claims encoder: a NumericDate
-        return int(value.timestamp())
-    raise TypeError(f"claim value of type {type(value).__name__} is not JSON")
-
-
-def _segment(data: dict[str, Any], ensure_ascii: bool) -> str:
-    return b64url(json.dumps(data, ensure_ascii=ensure_ascii, separators=(",", ":"), default=_claim_value).encode("utf-8"))
+def _segment(data: dict[str, Any]) -> str:
+    return b64url(jsonbytes.dumps(data))
 
 
 @functools.lru_cache(maxsize=1024)
 def _plain_header(alg: str, typ: str, kid: str | None) -> str:
     """The encoded header of most tokens: the same bytes for every token of a key, so encoded once."""
     head = {"alg": alg, "typ": typ} if kid is None else {"alg": alg, "typ": typ, "kid": kid}
-    return _segment(head, ensure_ascii=True)
+    return _segment(head)
 
 
 def sign(keyset: KeySet | SigningKey, claims: dict[str, Any], header: dict[str, Any] | None = None, typ: str = "JWT") -> str:
     """A compact JWS (RFC 7515) of `claims`, signed by the key set's active key (or the key given)."""
     key = keyset.active if isinstance(keyset, KeySet) else keyset
-    head = _plain_header(key.alg, typ, key.kid) if not header else _segment({"alg": key.alg, "typ": typ, "kid": key.kid, **header}, True)
-    signing_input = head + "." + _segment(claims, ensure_ascii=False)
+    head = _plain_header(key.alg, typ, key.kid) if not header else _segment({"alg": key.alg, "typ": typ, "kid": key.kid, **header})
+    signing_input = head + "." + _segment(claims)
     return signing_input + "." + b64url(key.sign(signing_input.encode("ascii")))
 
 
@@ -61,7 +55,7 @@ _HMAC_DIGESTS = {"HS256": hashlib.sha256, "HS384": hashlib.sha384, "HS512": hash
 
 
 def sign_hmac(secret: bytes, claims: dict[str, Any], typ: str = "JWT", alg: str = "HS512") -> str:
-    signing_input = _plain_header(alg, typ, None) + "." + _segment(claims, ensure_ascii=False)
+    signing_input = _plain_header(alg, typ, None) + "." + _segment(claims)
     return signing_input + "." + b64url(hmac.new(secret, signing_input.encode("ascii"), _HMAC_DIGESTS[alg]).digest())
 
 

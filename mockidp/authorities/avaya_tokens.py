@@ -6,6 +6,7 @@ the lower-case `"token_type": "bearer"`."""
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import uuid
 from typing import TYPE_CHECKING, Any
@@ -29,6 +30,12 @@ CODE, CODE_SPENT = "avaya-code", "avaya-code-spent"
 
 def kc_error(error: str, description: str | None, status: int = 400) -> OAuthError:
     return OAuthError(error, description, status, headers=dict(NO_STORE))
+
+
+@functools.lru_cache(maxsize=4096)
+def subject_id(realm: str, subject: str) -> str:
+    """The stable `sub` of a user or service account: a UUID, as Keycloak's (name-based here, so it survives restarts)."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"{realm}/{subject.lower()}"))
 
 
 class AvayaTokens:
@@ -119,7 +126,7 @@ class AvayaTokens:
             "jti": str(uuid.uuid4()),
             "iss": realm.issuer(req.base),
             "aud": audiences[0] if len(audiences) == 1 else audiences,
-            "sub": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{realm.name}/{subject.lower()}")),
+            "sub": subject_id(realm.name, subject),
             "typ": "Bearer",
             "azp": client.client_id,
         })
