@@ -1,0 +1,34 @@
+"""The floor of the HTTP stack mockidp runs on: uvicorn (httptools, uvloop) over TLS, answering every request with a
+fixed body the size of an Avaya token response and doing nothing else. What it costs per request is what any
+Python server on this stack pays before its own work starts.
+
+    python benchmarks/floor_app.py PORT CERT_AND_KEY_PEM BODY_BYTES
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import uvicorn
+
+
+def make_app(size: int) -> Any:
+    body = b'{"access_token":"' + b"x" * max(size - 40, 0) + b'","token_type":"bearer"}'
+    start = {"type": "http.response.start", "status": 200,
+             "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]}
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        while (await receive()).get("more_body"):
+            pass
+        await send(start)
+        await send({"type": "http.response.body", "body": body})
+
+    return app
+
+
+if __name__ == "__main__":
+    port, pem, size = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+    uvicorn.run(make_app(size), host="127.0.0.1", port=port, ssl_certfile=pem, log_level="error", access_log=False, lifespan="off")
