@@ -131,3 +131,11 @@ def test_tokens_with_extra_header_non_ascii_and_datetime_claims_verify_independe
     assert pyjwt.decode(opaque, secret, algorithms=["HS512"]) == {"sub": "ü"}
     with pytest.raises(pyjwt.InvalidSignatureError):
         pyjwt.decode(opaque, b"t" * 64, algorithms=["HS512"])
+
+
+def test_claims_orjson_refuses_still_sign(tmp_path: Path) -> None:
+    """An int past 64 bits or a non-string key (a planned claim can hold either) falls back to the standard library."""
+    ks = KeyStore([], tmp_path).keyset("t-big", "ES256")
+    token = sign(ks, {"big": 2**70, "nested": {1: "one"}})
+    claims = pyjwt.decode(token, pyjwt.PyJWK(ks.jwks()["keys"][0]).key, algorithms=["ES256"], options={"verify_exp": False})
+    assert claims == {"big": 2**70, "nested": {"1": "one"}}
