@@ -143,6 +143,9 @@ class EndpointApp:
                 reply = self.fault_reply(fault, req)
             else:
                 reply = await self.call(req)
+        except ClientDisconnect:  # the client went away before its request was whole: nobody to answer, no error of ours
+            self.record(scope, req, Reply(0, error="client_disconnected"), fault, started)
+            return
         except OAuthError as err:
             reply = self.render_error(err, req)
         except Exception:  # noqa: BLE001 - the harness must answer in the authority's shape, and the test must fail

@@ -81,3 +81,28 @@ def test_a_location_outside_latin_1_is_sent_percent_encoded(both: Any) -> None:
     resp = fast.get("/entra/11111111-1111-1111-1111-111111111111/oauth2/v2.0/logout",
                     params={"post_logout_redirect_uri": "urn:ietf:params:oauth:x"})
     assert resp.status_code == 200 and "signed out" in resp.text
+
+
+def test_a_client_that_leaves_mid_body_is_journaled_not_a_server_error(both: Any) -> None:
+    import asyncio
+
+    engine, _, _ = both
+    engine.reset()
+    app = build_app(engine)
+    path = "/avaya/auth/realms/demo-account/protocol/openid-connect/token"
+    scope = {"type": "http", "method": "POST", "path": path, "raw_path": path.encode(), "root_path": "", "query_string": b"",
+             "scheme": "https", "server": ("127.0.0.1", 443), "client": ("127.0.0.1", 5000),
+             "headers": [(b"host", b"mockidp.local"), (b"content-type", b"application/x-www-form-urlencoded"), (b"content-length", b"500")]}
+    messages = [{"type": "http.request", "body": b"grant_type=client_cre", "more_body": True}, {"type": "http.disconnect"}]
+    sent: list[Any] = []
+
+    async def receive() -> Any:
+        return messages.pop(0)
+
+    async def send(message: Any) -> None:
+        sent.append(message)
+
+    asyncio.run(app(scope, receive, send))
+    assert sent == [] and engine.server_errors == []
+    entry = engine.journal.entries()[-1]
+    assert (entry["endpoint"], entry["status"], entry["error"]) == ("token", 0, "client_disconnected")
