@@ -66,7 +66,6 @@ def external_base(scope: Scope, headers: dict[str, str], engine: Engine, prefix:
     return f"{scheme}://{host}{prefix}"
 
 
-_MEDIA = (("json", b"application/json"), ("html", b"text/html; charset=utf-8"), ("text", b"text/plain; charset=utf-8"))
 
 
 def header_value(value: str) -> bytes:
@@ -81,11 +80,11 @@ def header_value(value: str) -> bytes:
 async def send_reply(reply: Reply, send: Send) -> None:
     """The reply as ASGI messages, with the headers Starlette's Response would set (content-type, content-length)."""
     if reply.json is not None:
-        body, media = jsonbytes.dumps(reply.json), _MEDIA[0][1]
+        body, media = jsonbytes.dumps(reply.json), b"application/json"
     elif reply.html is not None:
-        body, media = reply.html.encode(), _MEDIA[1][1]
+        body, media = reply.html.encode(), b"text/html; charset=utf-8"
     elif reply.text is not None:
-        body, media = reply.text.encode(), _MEDIA[2][1]
+        body, media = reply.text.encode(), b"text/plain; charset=utf-8"
     else:
         body, media = b"", None
     headers = [(k.lower().encode("latin-1"), header_value(v)) for k, v in reply.headers.items()]
@@ -253,23 +252,28 @@ class EndpointRouter:
         # per authority prefix: its endpoints in route order, and the static paths no earlier route also matches
         self.routes: dict[str, list[tuple[re.Pattern[str], dict[str, Convertor[Any]], frozenset[str], EndpointApp]]] = {}
         self.static: dict[str, tuple[frozenset[str], EndpointApp]] = {}
+        self.mounts: list[BaseRoute] = []  # the same endpoint apps as Starlette routes, for what falls through
         for authority in engine.authorities.values():
             table = self.routes.setdefault(authority.prefix, [])
+            inner: list[BaseRoute] = []
             for ep in authority.endpoints():
-                regex, _, convertors = compile_path(authority.prefix + ep.path)
-                methods = frozenset(ep.methods) | ({"HEAD"} if "GET" in ep.methods else set())
-                entry = (regex, convertors, methods, EndpointApp(engine, authority, ep))
+                app = EndpointApp(engine, authority, ep)
+                inner.append(Route(ep.path, app, methods=list(ep.methods), name=f"{authority.name}:{ep.name}"))
                 full = authority.prefix + ep.path
+                regex, _, convertors = compile_path(full)
+                methods = frozenset(ep.methods) | ({"HEAD"} if "GET" in ep.methods else set())
                 if not convertors and not any(r.match(full) for r, *_ in table):
-                    self.static.setdefault(full, (methods, entry[3]))
-                table.append(entry)
+                    self.static.setdefault(full, (methods, app))
+                table.append((regex, convertors, methods, app))
+            self.mounts.append(Mount(authority.prefix, routes=inner, name=authority.name))
 
     def find(self, scope: Scope) -> EndpointApp | None:
         path, method = scope["path"], scope["method"]
         hit = self.static.get(path)
         if hit is not None:
             return hit[1] if method in hit[0] else None
-        table = self.routes.get(path[: path.find("/", 1)] if path.find("/", 1) > 0 else path)
+        second = path.find("/", 1)
+        table = self.routes.get(path[:second] if second > 0 else path)
         for regex, convertors, methods, app in table or ():
             match = regex.match(path)
             if match is not None:
@@ -284,9 +288,8 @@ class HostRouting:
     """Requests whose Host is an authority's real hostname are served at the root, as the real host serves them.
     Authority endpoints are then found by `EndpointRouter`; everything else is Starlette's."""
 
-    def __init__(self, app: ASGIApp, engine: Engine) -> None:
-        self.app, self.engine = app, engine
-        self.endpoints = EndpointRouter(engine)
+    def __init__(self, app: ASGIApp, engine: Engine, endpoints: EndpointRouter) -> None:
+        self.app, self.engine, self.endpoints = app, engine, endpoints
         self.hosts = [(re.compile("|".join(f"(?:{p})" for p in a.host_patterns), re.IGNORECASE), a)
                       for a in engine.authorities.values() if a.host_patterns]
 
@@ -316,17 +319,6 @@ class HostRouting:
         await self.app(scope, receive, send)
 
 
-def authority_routes(engine: Engine) -> list[BaseRoute]:
-    routes: list[BaseRoute] = []
-    for authority in engine.authorities.values():
-        inner = [
-            Route(ep.path, EndpointApp(engine, authority, ep), methods=list(ep.methods), name=f"{authority.name}:{ep.name}")
-            for ep in authority.endpoints()
-        ]
-        routes.append(Mount(authority.prefix, routes=inner, name=authority.name))
-    return routes
-
-
 async def not_found(request: StarletteRequest, exc: Exception) -> Response:
     status = getattr(exc, "status_code", 404)
     text = {404: "Not found", 405: "Method not allowed"}.get(status, "Error")
@@ -340,10 +332,11 @@ def build_app(engine: Engine) -> ASGIApp:
     async def healthz(request: StarletteRequest) -> Response:
         return JSONResponse({"status": "ok"})
 
-    routes: list[BaseRoute] = [Route("/healthz", healthz), *control_routes(engine), *dashboard_routes(engine), *authority_routes(engine)]
+    endpoints = EndpointRouter(engine)
+    routes: list[BaseRoute] = [Route("/healthz", healthz), *control_routes(engine), *dashboard_routes(engine), *endpoints.mounts]
     app = Starlette(routes=routes, exception_handlers={404: not_found, 405: not_found})
     app.state.engine = engine
-    return HostRouting(app, engine)
+    return HostRouting(app, engine, endpoints)
 
 
 def asgi_app(engine: Engine | None = None) -> Any:
