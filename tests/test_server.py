@@ -185,3 +185,41 @@ def test_world_can_fix_the_issuer_base(http) -> None:  # type: ignore[no-untyped
     discovery = http.get("/avaya/auth/realms/fixed/.well-known/openid-configuration", headers={"x-forwarded-host": "ignored.example"}).json()
     assert discovery["issuer"] == "https://idp.example.test/avaya/auth/realms/fixed"
     assert discovery["token_endpoint"] == "https://idp.example.test/avaya/auth/realms/fixed/protocol/openid-connect/token"
+
+
+def _raw_tls(mockidp):  # type: ignore[no-untyped-def]
+    import socket
+
+    context = ssl.create_default_context(cafile=mockidp.ca_bundle)
+    raw = socket.create_connection(("127.0.0.1", mockidp.server.port), timeout=10)
+    return context.wrap_socket(raw, server_hostname="127.0.0.1")
+
+
+def _token_request(connection: str = "keep-alive") -> bytes:
+    body = "&".join(f"{k}={v}" for k, v in CC.items()).encode()
+    head = (f"POST {TOKEN} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+            f"Content-Length: {len(body)}\r\nConnection: {connection}\r\n\r\n")
+    return head.encode() + body
+
+
+def test_a_response_leaves_as_one_tls_record(mockidp) -> None:  # type: ignore[no-untyped-def]
+    # SSL_read never returns more than one record: a head and a body written apart (uvicorn's way) come back from
+    # two reads. One read holding the whole response shows they went out together (server.CorkedTransport).
+    with _raw_tls(mockidp) as tls:
+        tls.sendall(_token_request())
+        first = tls.recv(65536)
+    head, _, body = first.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200 ")
+    length = int(next(line.split(b":")[1] for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:")))
+    assert len(body) == length and b'"access_token"' in body
+
+
+def test_pipelined_requests_get_their_responses_in_order_and_close_is_honoured(mockidp) -> None:  # type: ignore[no-untyped-def]
+    with _raw_tls(mockidp) as tls:
+        tls.sendall(_token_request() + b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" + _token_request("close"))
+        received = b""
+        while chunk := tls.recv(65536):  # the server closes after the third response: the loop ends
+            received += chunk
+    assert received.startswith(b"HTTP/1.1 200 OK\r\n") and received.count(b"HTTP/1.1 200 OK\r\n") == 3
+    assert received.count(b'"access_token"') == 2 and b'{"status":"ok"}' in received
+    assert received.index(b'{"status":"ok"}') < received.rindex(b'"access_token"')
