@@ -1,5 +1,5 @@
-"""The floor of the HTTP stack mockidp runs on: uvicorn (httptools, uvloop) over TLS, answering every request with a
-fixed body the size of an Avaya token response and doing nothing else. What it costs per request is what any
+"""The floor of the HTTP stack mockidp runs on: uvicorn (httptools, uvloop, mockidp's one-write-per-response protocol)
+over TLS, answering every request with a fixed body the size of an Avaya token response and doing nothing else. What it costs per request is what any
 Python server on this stack pays before its own work starts.
 
     python benchmarks/floor_app.py PORT CERT_AND_KEY_PEM BODY_BYTES
@@ -11,6 +11,8 @@ import sys
 from typing import Any
 
 import uvicorn
+
+from mockidp.server import CorkedHttpToolsProtocol
 
 
 def make_app(size: int) -> Any:
@@ -31,4 +33,4 @@ def make_app(size: int) -> Any:
 
 if __name__ == "__main__":
     port, pem, size = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
-    uvicorn.run(make_app(size), host="127.0.0.1", port=port, ssl_certfile=pem, log_level="error", access_log=False, lifespan="off")
+    uvicorn.run(make_app(size), host="127.0.0.1", port=port, ssl_certfile=pem, http=CorkedHttpToolsProtocol, log_level="error", access_log=False, lifespan="off")

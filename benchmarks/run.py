@@ -22,7 +22,7 @@ import tempfile
 import textwrap
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -154,20 +154,26 @@ def token_throughput(wrk_bin: str | None, seconds: int, quick: bool) -> None:
     if wrk_bin is None:
         row("tokens/s", "wrk unavailable (not root or no apt-get)")
         return
+    raw_seconds = 2 if quick else 3
     for alg, world in (("RS256", None), ("ES256", str(HERE / "es256_world.toml"))):
-        raw = raw_sign_rate(alg, 2 if quick else 3)
-        row(f"raw {alg} signing rate, one core", f"{raw:,.0f} tokens/s")
         with mockidp_process(world) as (_, url):
             size = len(httpx.post(url + AVAYA_TOKEN, content=FORM, headers={"content-type": "application/x-www-form-urlencoded"}, verify=False).content)
+            wrk(wrk_bin, url + AVAYA_TOKEN, 2)  # warm-up
+            # This VM's speed drifts by up to a third within minutes: the raw rate is taken just before and just
+            # after the run it judges, and the ratio against their mean.
+            before = raw_sign_rate(alg, raw_seconds)
             result = wrk(wrk_bin, url + AVAYA_TOKEN, seconds)
+            after = raw_sign_rate(alg, raw_seconds)
         assert result["non2xx"] == 0, result
+        raw = (before + after) / 2
+        row(f"raw {alg} signing rate, one core (just before / after the run)", f"{raw:,.0f} tokens/s ({before:,.0f} / {after:,.0f})")
         ratio = result["rate"] / raw
         row(f"mockidp {alg} tokens/s over HTTPS (wrk -t2 -c32)", f"{result['rate']:,.0f} tokens/s = {ratio:.0%} of raw signing", "≥ 70% of raw signing (issue 10)", ratio >= 0.70)
         beyond = 1000 / result["rate"] - 1000 / raw
         row(f"  {alg}: server time per token beyond the signature", f"{beyond:.3f} ms (1/rate - 1/raw); ≤ {1000 / (0.7 * raw) - 1000 / raw:.3f} ms would meet 70%")
         if alg == "RS256":
             stack_floor(wrk_bin, seconds, size)
-            compare_oauth2_mock_server(wrk_bin, seconds, result["rate"])
+            compare_oauth2_mock_server(wrk_bin, seconds)
 
 
 def stack_floor(wrk_bin: str, seconds: int, size: int) -> None:
@@ -177,7 +183,7 @@ def stack_floor(wrk_bin: str, seconds: int, size: int) -> None:
     tmp = Path(tempfile.mkdtemp())
     trustme.CA().issue_cert("127.0.0.1").private_key_and_cert_chain_pem.write_to_path(str(tmp / "server.pem"))
     port = free_port()
-    proc = subprocess.Popen([PY, str(HERE / "floor_app.py"), str(port), str(tmp / "server.pem"), str(size)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen([PY, str(HERE / "floor_app.py"), str(port), str(tmp / "server.pem"), str(size)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=REPO)
     try:
         wait_ready(f"https://127.0.0.1:{port}/", proc)
         result = wrk(wrk_bin, f"https://127.0.0.1:{port}/", seconds)
@@ -188,11 +194,8 @@ def stack_floor(wrk_bin: str, seconds: int, size: int) -> None:
     row(f"  HTTP stack floor: uvicorn + TLS, a fixed {size:,}-byte answer (same wrk)", f"{result['rate']:,.0f} requests/s = {1000 / result['rate']:.3f} ms per request")
 
 
-def compare_oauth2_mock_server(wrk_bin: str, seconds: int, ours: float) -> None:
-    binary = ensure_oauth2_mock_server()
-    if binary is None:
-        row("oauth2-mock-server RS256 tokens/s", "npm or node unavailable")
-        return
+@contextmanager
+def oauth2_mock_server(binary: Path) -> Iterator[str]:
     import trustme
 
     ca, tmp = trustme.CA(), Path(tempfile.mkdtemp())
@@ -204,56 +207,91 @@ def compare_oauth2_mock_server(wrk_bin: str, seconds: int, ours: float) -> None:
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_ready(f"https://127.0.0.1:{port}/.well-known/openid-configuration")
-        result = wrk(wrk_bin, f"https://127.0.0.1:{port}/token", seconds, body="grant_type=client_credentials&client_id=demo-client&client_secret=x")
+        yield f"https://127.0.0.1:{port}/token"
     finally:
         proc.terminate()
         proc.wait(10)
-    row("oauth2-mock-server RS256 tokens/s over HTTPS (same wrk)", f"{result['rate']:,.0f} tokens/s (non-2xx {result['non2xx']})")
-    row("mockidp / oauth2-mock-server", f"{ours / result['rate']:.2f}x", "≥ 2x (issue 10)", ours / result["rate"] >= 2.0)
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
-def latency_at_rate(url: str, rate: float, seconds: float, form: dict[str, str]) -> tuple[float, float]:
-    """A bounded, rate-limited client on one keep-alive connection: p50 and p99 in ms."""
-    lat: list[float] = []
-    with httpx.Client(verify=False, timeout=10) as client:
+def compare_oauth2_mock_server(wrk_bin: str, seconds: int) -> None:
+    """Both servers up at once and measured in turn, twice (A B A B), so that drift in the VM's speed falls on both."""
+    binary = ensure_oauth2_mock_server()
+    if binary is None:
+        row("oauth2-mock-server RS256 tokens/s", "npm or node unavailable")
+        return
+    ours: list[float] = []
+    theirs: list[dict[str, Any]] = []
+    with mockidp_process() as (_, url), oauth2_mock_server(binary) as their_url:
+        wrk(wrk_bin, url + AVAYA_TOKEN, 2)
+        wrk(wrk_bin, their_url, 2, body="grant_type=client_credentials&client_id=demo-client&client_secret=x")
+        for _ in range(2):
+            ours.append(wrk(wrk_bin, url + AVAYA_TOKEN, seconds)["rate"])
+            theirs.append(wrk(wrk_bin, their_url, seconds, body="grant_type=client_credentials&client_id=demo-client&client_secret=x"))
+    their_runs = [r["rate"] for r in theirs]
+    their_rate = sum(their_runs) / len(their_runs)
+    our_rate = sum(ours) / len(ours)
+    row("oauth2-mock-server RS256 tokens/s over HTTPS (same wrk, A B A B)", f"{their_rate:,.0f} tokens/s (runs {', '.join(f'{r:,.0f}' for r in their_runs)}; non-2xx {sum(r['non2xx'] for r in theirs)})")
+    row("mockidp RS256 tokens/s in the same A B A B runs", f"{our_rate:,.0f} tokens/s (runs {', '.join(f'{r:,.0f}' for r in ours)})")
+    row("mockidp / oauth2-mock-server", f"{our_rate / their_rate:.2f}x", "≥ 2x (issue 10)", our_rate / their_rate >= 2.0)
+
+
+def latency_at_rate(urls: list[str], rate: float, seconds: float, form: dict[str, str]) -> list[tuple[float, float]]:
+    """A bounded, rate-limited client per URL, one keep-alive connection each, taking turns request by request
+    (so that drift in the machine's speed falls on every URL alike): p50 and p99 in ms per URL."""
+    lat: list[list[float]] = [[] for _ in urls]
+    clients = [httpx.Client(verify=False, timeout=10) for _ in urls]
+    try:
         start = time.perf_counter()
         for i in range(int(rate * seconds)):
             due = start + i / rate
             pause = due - time.perf_counter()
             if pause > 0:
                 time.sleep(pause)
-            t = time.perf_counter()
-            resp = client.post(url, data=form)
-            lat.append((time.perf_counter() - t) * 1000)
-            assert resp.status_code == 200, resp.text
-    q = statistics.quantiles(lat, n=100)
-    return q[49], q[98]
+            turns = list(zip(urls, clients, lat))
+            for url, client, samples in (turns if i % 2 == 0 else turns[::-1]):  # who goes first alternates too
+                t = time.perf_counter()
+                resp = client.post(url, data=form)
+                samples.append((time.perf_counter() - t) * 1000)
+                assert resp.status_code == 200, resp.text
+    finally:
+        for client in clients:
+            client.close()
+    out = []
+    for samples in lat:
+        q = statistics.quantiles(samples, n=100)
+        out.append((q[49], q[98]))
+    return out
 
 
 def fixed_rate_latency(quick: bool) -> None:
     print("latency at a fixed rate (Python rate-limited client, keep-alive)", flush=True)
     form = dict(p.split("=") for p in FORM.split("&"))
     with mockidp_process() as (_, url):
-        p50, p99 = latency_at_rate(url + AVAYA_TOKEN, 100, 5 if quick else 15, form)
+        [(p50, p99)] = latency_at_rate([url + AVAYA_TOKEN], 100, 5 if quick else 15, form)
     row("token p50 / p99 at 100 req/s", f"{p50:.1f} / {p99:.1f} ms", "p50 < 10 ms, p99 < 50 ms (ours: issue 10 names none)", p50 < 10 and p99 < 50)
 
 
 def many_clients(quick: bool) -> None:
-    print("token latency with 10 vs 100,000 registered clients", flush=True)
+    print("token latency with 10 vs 100,000 registered clients (both servers up, requests taking turns)", flush=True)
     form = dict(p.split("=") for p in FORM.split("&"))
-    results = {}
-    for count in (10, 100_000):
-        path = Path(tempfile.mkdtemp()) / "world.toml"
-        lines = ["[server]\nseed = 1234\n", '[[avaya.realms]]\naccount_id = "demo-account"\n',
-                 '[[avaya.realms.clients]]\nclient_id = "demo-client"\nsecret = "demo-client-secret"\n']
-        lines += [f'[[avaya.realms.clients]]\nclient_id = "bench-client-{i}"\nsecret = "s{i}"\n' for i in range(count - 1)]
-        path.write_text("\n".join(lines))
-        t = time.perf_counter()
-        with mockidp_process(str(path)) as (_, url):
-            started = time.perf_counter() - t
-            results[count] = latency_at_rate(url + AVAYA_TOKEN, 100, 3 if quick else 6, form)
-        row(f"token p50 / p99 with {count:,} clients", f"{results[count][0]:.1f} / {results[count][1]:.1f} ms (server up in {started:.1f} s)")
-    ratio = results[100_000][0] / results[10][0]
+    counts = (10, 100_000)
+    with ExitStack() as stack:
+        urls, started = [], []
+        for count in counts:
+            path = Path(tempfile.mkdtemp()) / "world.toml"
+            lines = ["[server]\nseed = 1234\n", '[[avaya.realms]]\naccount_id = "demo-account"\n',
+                     '[[avaya.realms.clients]]\nclient_id = "demo-client"\nsecret = "demo-client-secret"\n']
+            lines += [f'[[avaya.realms.clients]]\nclient_id = "bench-client-{i}"\nsecret = "s{i}"\n' for i in range(count - 1)]
+            path.write_text("\n".join(lines))
+            t = time.perf_counter()
+            _, url = stack.enter_context(mockidp_process(str(path)))
+            started.append(time.perf_counter() - t)
+            urls.append(url + AVAYA_TOKEN)
+        results = latency_at_rate(urls, 100, 5 if quick else 10, form)
+    for count, (p50, p99), up in zip(counts, results, started):
+        row(f"token p50 / p99 with {count:,} clients", f"{p50:.1f} / {p99:.1f} ms (server up in {up:.1f} s)")
+    ratio = results[1][0] / results[0][0]
     row("p50 with 100,000 clients / with 10", f"{ratio:.2f}x", "within 10% (issue 10)", ratio <= 1.10)
 
 
