@@ -176,22 +176,33 @@ def token_throughput(wrk_bin: str | None, seconds: int, quick: bool) -> None:
             compare_oauth2_mock_server(wrk_bin, seconds)
 
 
-def stack_floor(wrk_bin: str, seconds: int, size: int) -> None:
-    """uvicorn + TLS answering the same request with a fixed body of the same size: the stack's own cost."""
+def floor_rate(wrk_bin: str, seconds: int, size: int, alg: str | None = None) -> float:
+    """uvicorn + TLS answering the same request with a fixed body of the same size (and, with `alg`, one signature
+    per request): what the stack costs before any work of mockidp's."""
     import trustme
 
     tmp = Path(tempfile.mkdtemp())
     trustme.CA().issue_cert("127.0.0.1").private_key_and_cert_chain_pem.write_to_path(str(tmp / "server.pem"))
     port = free_port()
-    proc = subprocess.Popen([PY, str(HERE / "floor_app.py"), str(port), str(tmp / "server.pem"), str(size)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=REPO)
+    cmd = [PY, str(HERE / "floor_app.py"), str(port), str(tmp / "server.pem"), str(size), *([alg] if alg else [])]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=REPO)
     try:
         wait_ready(f"https://127.0.0.1:{port}/", proc)
-        result = wrk(wrk_bin, f"https://127.0.0.1:{port}/", seconds)
+        wrk(wrk_bin, f"https://127.0.0.1:{port}/", 2)
+        return float(wrk(wrk_bin, f"https://127.0.0.1:{port}/", seconds)["rate"])
     finally:
         proc.terminate()
         proc.wait(10)
         shutil.rmtree(tmp, ignore_errors=True)
-    row(f"  HTTP stack floor: uvicorn + TLS, a fixed {size:,}-byte answer (same wrk)", f"{result['rate']:,.0f} requests/s = {1000 / result['rate']:.3f} ms per request")
+
+
+def stack_floor(wrk_bin: str, seconds: int, size: int) -> None:
+    rate = floor_rate(wrk_bin, seconds, size)
+    row(f"  HTTP stack floor: uvicorn + TLS, a fixed {size:,}-byte answer (same wrk)", f"{rate:,.0f} requests/s = {1000 / rate:.3f} ms per request")
+    before = raw_sign_rate("RS256", 3)
+    rate = floor_rate(wrk_bin, seconds, size, "RS256")
+    raw = (before + raw_sign_rate("RS256", 3)) / 2
+    row("  the same floor making one RS256 signature per request, nothing else", f"{rate:,.0f} requests/s = {rate / raw:.0%} of raw signing (raw {raw:,.0f} around this run)")
 
 
 @contextmanager
