@@ -7,6 +7,7 @@ import re
 import warnings
 from typing import Any
 
+import httpx
 import pytest
 
 with warnings.catch_warnings():  # starlette's TestClient warns that it prefers httpx2; httpx is what we have

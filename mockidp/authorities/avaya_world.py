@@ -106,7 +106,7 @@ class AvayaWorld:
                     if not path.is_file():
                         raise ValueError(f"{where}.certificate: no file {path}")
                     client.certificate = path.read_text()
-            for u, user in enumerate(realm.users):
+            for user in realm.users:
                 if not (user.first_name and user.last_name and user.email):
                     given, family, email = names.person(f"avaya/{realm.account_id}/{user.username}")
                     user.first_name, user.last_name = user.first_name or given, user.last_name or family

@@ -149,10 +149,10 @@ class EntraWorld:
                         app.certificates[c] = path.read_text()
             for a, app in enumerate(tenant.apps):
                 self.check_roles(tenant, app.granted_roles, f"entra.tenants[{t}].apps[{a}].granted_roles")
-        names = {k.lower() for t in self.tenants for k in (t.tenant_id, *t.domains)}
+        tenant_names = {k.lower() for t in self.tenants for k in (t.tenant_id, *t.domains)}
         paths: set[str] = set()
         for i, api in enumerate(self.apim):
-            if api.tenant.lower() not in names:
+            if api.tenant.lower() not in tenant_names:
                 raise ValueError(f"entra.apim[{i}].tenant: no tenant {api.tenant!r}")
             if not re.fullmatch(r"[A-Za-z0-9._~-]+", api.path) or api.path in paths:
                 raise ValueError(f"entra.apim[{i}].path: must be one unique URL segment, got {api.path!r}")

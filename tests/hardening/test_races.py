@@ -12,7 +12,6 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
-import pytest
 from joserfc import jwt
 from joserfc.jwk import RSAKey
 
@@ -102,7 +101,6 @@ def test_entra_client_assertion_jti_is_used_once(mockidp: Any) -> None:
 
 
 def test_ciba_auth_req_id_is_redeemed_once(mockidp: Any) -> None:
-    og = mockidp.engine.authorities["opengateway"]
     creds = ("demo-app-id", "demo-app-secret")
     with mockidp.http() as http:
         started = http.post("/opengateway/apigateway/bc-authorize", auth=creds, data={
