@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import itertools
 
 from dataclasses import dataclass, field
 from typing import Any
@@ -50,15 +51,14 @@ class Journal:
     def __init__(self, store: Store, maxlen: int = 1000) -> None:
         self.store = store
         self.maxlen = maxlen
-        self._seq = 0
+        self._seq = itertools.count(1)  # next() on it is atomic: event loops on several threads share one journal
 
     def record(self, entry: Entry) -> None:
         # Shallow: the entry's dicts are built fresh for each request (asdict's deep copy was ~15 % of a token request).
         self.store.append(KIND, dict(vars(entry)), self.maxlen)
 
     def next_seq(self) -> int:
-        self._seq += 1
-        return self._seq
+        return next(self._seq)
 
     def entries(self, **filters: Any) -> list[dict[str, Any]]:
         return [e for e in self.store.log(KIND) if all(e.get(k) == v for k, v in filters.items() if v is not None)]

@@ -7,6 +7,7 @@ import asyncio
 import logging
 import socket
 import threading
+import time
 from collections.abc import Iterable
 from pathlib import Path
 from types import TracebackType
@@ -91,16 +92,28 @@ class _Server(uvicorn.Server):
         self.ready.set()
 
 
-def bind(host: str, port: int) -> socket.socket:
+def bind(host: str, port: int, reuse_port: bool = False) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     # proto IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY on accepted sockets only when sock.proto says TCP
     # (asyncio/base_events.py _set_nodelay). Without it Nagle and delayed ACKs cost ~40 ms per response.
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if reuse_port:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     sock.bind((host, port))
     sock.listen(2048)
     sock.setblocking(False)
     return sock
+
+
+def bind_all(host: str, port: int, count: int) -> list[socket.socket]:
+    """One listening socket per event loop. With several, each is its own SO_REUSEPORT socket on the same port, so
+    that the kernel spreads new connections over the loops (one shared socket would let whichever loop wakes first
+    accept a whole burst of connections)."""
+    if count == 1:
+        return [bind(host, port)]
+    first = bind(host, port, reuse_port=True)
+    return [first, *(bind(host, first.getsockname()[1], reuse_port=True) for _ in range(count - 1))]
 
 
 def all_hostnames(engine: Engine) -> list[str]:
@@ -120,15 +133,22 @@ class MockIdpServer:
         tls: bool = True,
         state_dir: Path | None = None,
         log_level: str = "warning",
+        threads: int = 1,
     ) -> None:
+        """`threads` > 1 serves with that many event loops, each on its own thread, over one engine. A signature
+        releases the GIL, so one loop's Python runs while another's token is signed: with 2 on 2 cores, ~1.5x
+        the tokens/s of one (benchmarks/RESULTS.md). Only for load: control calls (world changes, reset) then run
+        while other loops serve, so a request in flight may see the world from just before or just after a change."""
+        if threads < 1:
+            raise ValueError("threads must be at least 1")
         self.engine = engine or Engine(state_dir=state_dir)
         self.host, self.port, self.tls = host, port, tls
         self.state_dir = state_dir or self.engine.state_dir
         self.log_level = log_level
+        self.threads = threads
         self.tls_files: TlsFiles | None = None
-        self._thread: threading.Thread | None = None
-        self._server: _Server | None = None
-        self._error: BaseException | None = None
+        self._loops: list[tuple[_Server, threading.Thread]] = []
+        self._errors: list[BaseException] = []
 
     @property
     def url(self) -> str:
@@ -140,50 +160,60 @@ class MockIdpServer:
         return self.tls_files.ca_bundle if self.tls_files else None
 
     def start(self, timeout: float = 30) -> MockIdpServer:
-        sock = bind(self.host, self.port)
-        self.port = sock.getsockname()[1]
+        self._errors = []
+        socks = bind_all(self.host, self.port, self.threads)
+        self.port = socks[0].getsockname()[1]
         self.engine.base_url = self.url
         ssl: dict[str, str] = {}
         if self.tls:
             self.tls_files = server_certificate(self.state_dir / "ca", self.state_dir / "tls" / str(self.port), all_hostnames(self.engine))
             ssl = {"ssl_certfile": str(self.tls_files.server_pem)}
-        # Always httptools (a dependency), never h11, whose 16 KiB limit on a request head would answer a large bearer
-        # token with a bare 400 before the authority could judge it.
-        config = uvicorn.Config(build_app(self.engine), http=CorkedHttpToolsProtocol, log_level=self.log_level,
-                                lifespan="off", access_log=False, **ssl)  # type: ignore[arg-type]
-        ready = threading.Event()
-        self._server = _Server(config, ready)
-
-        def run() -> None:
-            try:
-                assert self._server is not None
-                self._server.run(sockets=[sock])
-            except BaseException as exc:  # noqa: BLE001 - reported to the thread that waits
-                self._error = exc
-            finally:
-                ready.set()
-                sock.close()
-
-        self._thread = threading.Thread(target=run, name=f"mockidp:{self.port}", daemon=True)
-        self._thread.start()
-        if not ready.wait(timeout) or self._error is not None or not self._server.started:
-            self.stop()
-            raise RuntimeError(f"mockidp did not start on {self.url}: {self._error!r}")
+        for n, sock in enumerate(socks):
+            # Always httptools (a dependency), never h11, whose 16 KiB limit on a request head would answer a large
+            # bearer token with a bare 400 before the authority could judge it. One app per loop: nothing of
+            # Starlette's is shared between loops, only the engine.
+            config = uvicorn.Config(build_app(self.engine), http=CorkedHttpToolsProtocol, log_level=self.log_level,
+                                    lifespan="off", access_log=False, **ssl)  # type: ignore[arg-type]
+            server = _Server(config, threading.Event())
+            name = f"mockidp:{self.port}" + (f":{n}" if self.threads > 1 else "")
+            self._loops.append((server, threading.Thread(target=self._run, args=(server, sock), name=name, daemon=True)))
+        for _, thread in self._loops:
+            thread.start()
+        deadline = time.monotonic() + timeout
+        for server, _ in self._loops:
+            if not server.ready.wait(max(0.0, deadline - time.monotonic())) or self._errors or not server.started:
+                self.stop()
+                raise RuntimeError(f"mockidp did not start on {self.url}: {self._errors[0] if self._errors else 'timed out'!r}")
         return self
 
+    @property
+    def requests_per_loop(self) -> list[int]:
+        """Requests each event loop has served since start (one number per thread)."""
+        return [server.server_state.total_requests for server, _ in self._loops]
+
+    def _run(self, server: _Server, sock: socket.socket) -> None:
+        try:
+            server.run(sockets=[sock])
+        except BaseException as exc:  # noqa: BLE001 - reported to the thread that waits
+            self._errors.append(exc)
+        finally:
+            server.ready.set()
+            sock.close()
+
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-        self._thread = None
+        for server, _ in self._loops:
+            server.should_exit = True
+        for _, thread in self._loops:
+            if thread.ident is not None:
+                thread.join(timeout=10)
+        self._loops = []
 
     def serve_forever(self) -> None:
         """Block the calling thread until the server stops (Ctrl-C stops it)."""
-        assert self._thread is not None
+        assert self._loops, "start() first"
         try:
-            while self._thread.is_alive():
-                self._thread.join(0.5)
+            while alive := [thread for _, thread in self._loops if thread.is_alive()]:
+                alive[0].join(0.5)
         except KeyboardInterrupt:
             self.stop()
 

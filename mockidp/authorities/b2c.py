@@ -72,22 +72,25 @@ class B2C(Authority):
     config: B2CWorld
 
     def load(self) -> None:
-        self.tenants = {t.name.lower(): t for t in self.config.tenants}
+        # Built whole, then assigned (as Entra's tables): a request on another event loop sees old or new, never half.
+        tenants = {t.name.lower(): t for t in self.config.tenants}
         # (tenant, client id lower-cased) -> app: the tenant's own apps, then the Lumen registrations.
-        self.apps: dict[tuple[str, str], B2CApp] = {}
-        for t in self.config.tenants:
-            for app in t.apps:
-                self.apps[(t.name.lower(), app.client_id.lower())] = app
+        apps: dict[tuple[str, str], B2CApp] = {(t.name.lower(), app.client_id.lower()): app for t in self.config.tenants for app in t.apps}
         lumen = self.engine.world.lumen
-        if lumen.b2c_tenant.lower() in self.tenants:
+        if lumen.b2c_tenant.lower() in tenants:
             # What Control Center does at app creation: a B2C app granted every role LIAM's API defines.
-            api = self.api_by_uri(lumen.b2c_tenant, lumen.liam_api)
+            api = self._api_by_uri(apps, lumen.b2c_tenant, lumen.liam_api)
             for reg in lumen.apps:
                 granted = {lumen.liam_api: list(api.scopes) if api else []}
-                self.apps[(lumen.b2c_tenant.lower(), reg.client_id.lower())] = B2CApp(reg.client_id, reg.secret, f"Lumen API app {reg.client_id}", granted=granted)
+                apps[(lumen.b2c_tenant.lower(), reg.client_id.lower())] = B2CApp(reg.client_id, reg.secret, f"Lumen API app {reg.client_id}", granted=granted)
+        self.tenants, self.apps = tenants, apps
 
     def api_by_uri(self, tenant: str, resource: str) -> B2CApp | None:
-        for (t, _), app in self.apps.items():
+        return self._api_by_uri(self.apps, tenant, resource)
+
+    @staticmethod
+    def _api_by_uri(apps: dict[tuple[str, str], B2CApp], tenant: str, resource: str) -> B2CApp | None:
+        for (t, _), app in apps.items():
             if t == tenant.lower() and resource in (app.identifier_uri, app.client_id):
                 return app
         return None

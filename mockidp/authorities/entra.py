@@ -194,10 +194,9 @@ class Entra(Authority):
     config: EntraWorld
 
     def load(self) -> None:
-        self.tenants: dict[str, EntraTenant] = {}
-        for tenant in self.config.tenants:
-            for key in (tenant.tenant_id, *tenant.domains):
-                self.tenants[key.lower()] = tenant
+        # Built whole, then assigned: with several event loops a request may read the table while a world change
+        # rebuilds it (MockIdpServer's threads), and must see the old table or the new one, never half of one.
+        self.tenants: dict[str, EntraTenant] = {key.lower(): tenant for tenant in self.config.tenants for key in (tenant.tenant_id, *tenant.domains)}
         self.apis = {api.path: api for api in self.config.apim}
 
     def tenant_keyset(self, tenant: EntraTenant) -> KeySet:

@@ -1,5 +1,7 @@
 """Single use under races: 50 threads redeem the same code, refresh token or client assertion at the same moment,
-each with its own httpx client over a real socket. Exactly one wins; the 49 others get the authority's error."""
+each with its own httpx client over a real socket. Exactly one wins; the 49 others get the authority's error.
+Every race runs twice: against the session's server (one event loop) and against a server with two event loops on
+two threads (`MockIdpServer(threads=2)`), where handlers truly run at the same time."""
 
 from __future__ import annotations
 
@@ -12,13 +14,37 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
+import pytest
 from joserfc import jwt
 from joserfc.jwk import RSAKey
+
+from mockidp.engine import Engine
+from mockidp.pytest_plugin import MockIdp
+from mockidp.server import MockIdpServer
 
 KEYS = Path(__file__).resolve().parents[2] / "keys"
 RACERS = 50
 AVAYA = "/avaya/auth/realms/demo-account/protocol/openid-connect"
 JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+
+
+@pytest.fixture(scope="module")
+def two_loop_server(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    state = tmp_path_factory.mktemp("two-loops")
+    with MockIdpServer(Engine(state_dir=state), state_dir=state, threads=2) as server:
+        yield server
+
+
+@pytest.fixture(params=["one event loop", "two event loops"])
+def mockidp(request: pytest.FixtureRequest, mockidp: Any) -> Any:
+    if request.param == "one event loop":
+        yield mockidp
+        return
+    server = request.getfixturevalue("two_loop_server")
+    server.engine.reset()
+    yield MockIdp(server)
+    assert not server.engine.server_errors, server.engine.server_errors[0]
+    assert all(server.requests_per_loop), f"one loop served nothing: {server.requests_per_loop}"
 
 
 def race(mockidp: Any, method: str, url: str, **kwargs: Any) -> list[httpx.Response]:

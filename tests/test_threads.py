@@ -1,0 +1,114 @@
+"""Several event loops in one process (`MockIdpServer(threads=N)`, `mockidp serve --threads N`): connections are
+spread over the loops, handlers run at the same time over one engine, and nothing a request leaves behind is lost
+or doubled. The single-use races run against such a server too (tests/hardening/test_races.py)."""
+
+from __future__ import annotations
+
+import re
+import ssl
+import subprocess
+import sys
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from mockidp.engine import Engine
+from mockidp.server import MockIdpServer
+
+TOKEN = "/avaya/auth/realms/demo-account/protocol/openid-connect/token"
+CC = {"grant_type": "client_credentials", "client_id": "demo-client", "client_secret": "demo-client-secret"}
+CONNECTIONS, PER_CONNECTION = 40, 10
+
+
+@pytest.fixture(scope="module")
+def two_loops(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MockIdpServer]:
+    state = tmp_path_factory.mktemp("threads")
+    with MockIdpServer(Engine(state_dir=state), state_dir=state, threads=2) as server:
+        yield server
+
+
+def hammer(server: MockIdpServer, send: int = PER_CONNECTION) -> list[httpx.Response]:
+    """CONNECTIONS keep-alive clients, each on its own thread, each sending `send` token requests."""
+    verify = ssl.create_default_context(cafile=str(server.ca_bundle))
+    out: list[httpx.Response] = []
+    failures: list[BaseException] = []
+
+    def client() -> None:
+        try:
+            with httpx.Client(base_url=server.url, verify=verify, timeout=30) as http:
+                out.extend(http.post(TOKEN, data=CC) for _ in range(send))
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            failures.append(exc)
+
+    threads = [threading.Thread(target=client) for _ in range(CONNECTIONS)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert not failures, failures[:3]
+    return out
+
+
+def test_connections_are_spread_over_the_loops_and_every_request_is_journaled_once(two_loops: MockIdpServer) -> None:
+    two_loops.engine.reset()
+    before = two_loops.requests_per_loop
+    responses = hammer(two_loops)
+    assert Counter(r.status_code for r in responses) == Counter({200: CONNECTIONS * PER_CONNECTION})
+    served = [after - b for after, b in zip(two_loops.requests_per_loop, before, strict=True)]
+    assert sum(served) == CONNECTIONS * PER_CONNECTION and all(served), served  # 40 connections: both loops got some
+    entries = two_loops.engine.journal.entries(endpoint="token")
+    assert len(entries) == CONNECTIONS * PER_CONNECTION
+    assert len({e["seq"] for e in entries}) == len(entries)  # no sequence number handed out twice
+    tokens = {r.json()["access_token"] for r in responses}
+    assert len(tokens) == len(responses)  # every token its own (its own jti)
+    assert not two_loops.engine.server_errors
+
+
+def test_a_world_change_reaches_every_loop(two_loops: MockIdpServer) -> None:
+    two_loops.engine.reset()
+    verify = ssl.create_default_context(cafile=str(two_loops.ca_bundle))
+    new = {"grant_type": "client_credentials", "client_id": "added-client", "client_secret": "added-secret"}
+    with httpx.Client(base_url=two_loops.url, verify=verify) as http:
+        unknown = http.post(TOKEN, data=new)
+        assert (unknown.status_code, unknown.json()["error"]) == (400, "invalid_client"), unknown.text
+        added = http.post("/_mockidp/world/avaya/realms/demo-account/clients", json={"client_id": "added-client", "secret": "added-secret"})
+        assert added.status_code in (200, 201), added.text
+    # Fresh connections land on either loop: all of them must know the new client.
+    codes = Counter()
+    for _ in range(20):
+        with httpx.Client(base_url=two_loops.url, verify=verify) as http:
+            codes[http.post(TOKEN, data=new).status_code] += 1
+    assert codes == Counter({200: 20})
+    two_loops.engine.reset()
+
+
+def test_threads_must_be_positive(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="at least 1"):
+        MockIdpServer(Engine(state_dir=tmp_path), state_dir=tmp_path, threads=0)
+    out = subprocess.run([sys.executable, "-m", "mockidp", "--state-dir", str(tmp_path), "serve", "--threads", "0"],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2 and "--threads: must be a whole number of at least 1" in out.stderr
+
+
+def test_serve_with_two_threads(tmp_path: Path) -> None:
+    proc = subprocess.Popen([sys.executable, "-m", "mockidp", "--state-dir", str(tmp_path), "serve", "--port", "0", "--threads", "2"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        assert proc.stdout is not None
+        lines = []
+        for line in proc.stdout:
+            lines.append(line)
+            if line.startswith("mockidp is ready"):
+                break
+        url = re.search(r"on (https://127\.0\.0\.1:\d+)", "".join(lines)).group(1)  # type: ignore[union-attr]
+        verify = ssl.create_default_context(cafile=str(tmp_path / "ca" / "ca.pem"))
+        for _ in range(4):
+            with httpx.Client(base_url=url, verify=verify) as http:
+                assert http.post(TOKEN, data=CC).status_code == 200
+    finally:
+        proc.terminate()
+        assert proc.wait(10) is not None
