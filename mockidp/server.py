@@ -136,9 +136,10 @@ class MockIdpServer:
         threads: int = 1,
     ) -> None:
         """`threads` > 1 serves with that many event loops, each on its own thread, over one engine. A signature
-        releases the GIL, so one loop's Python runs while another's token is signed: with 2 on 2 cores, ~1.5x
-        the tokens/s of one (benchmarks/RESULTS.md). Only for load: control calls (world changes, reset) then run
-        while other loops serve, so a request in flight may see the world from just before or just after a change."""
+        releases the GIL, so one loop's Python runs while another's token is signed: with 2 on 2 cores, ~1.5x the
+        RS256 tokens/s of one; not for ES256, whose cheap signatures gain less than the GIL hand-offs cost
+        (benchmarks/RESULTS.md). For load: control calls (world changes, reset) then run while other loops serve,
+        so a request in flight may see the world from just before or just after a change."""
         if threads < 1:
             raise ValueError("threads must be at least 1")
         self.engine = engine or Engine(state_dir=state_dir)
