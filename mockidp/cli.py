@@ -16,6 +16,12 @@ def _env(name: str, default: str | None = None) -> str | None:
     return os.environ.get(name, default)
 
 
+def _port(value: str) -> int:
+    if not value.isdigit() or int(value) > 65535:
+        raise argparse.ArgumentTypeError(f"must be a port number from 0 to 65535, got {value!r}")
+    return int(value)
+
+
 def _positive(value: str) -> int:
     if not value.isdigit() or int(value) < 1:
         raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, got {value!r}")
@@ -107,10 +113,12 @@ def parser() -> argparse.ArgumentParser:
     s = sub.add_parser("serve", help="serve every authority of a world over HTTPS")
     s.add_argument("--world", default=_env("MOCKIDP_WORLD"), help="world file (TOML); default: the built-in default world")
     s.add_argument("--host", default=_env("MOCKIDP_HOST", "127.0.0.1"))
-    s.add_argument("--port", type=int, default=int(_env("MOCKIDP_PORT", "8443") or 8443))
+    # String defaults from the environment: argparse converts them only when `serve` runs, and a bad value is then
+    # a usage error naming the flag, not a traceback of every subcommand.
+    s.add_argument("--port", type=_port, default=_env("MOCKIDP_PORT") or "8443")
     s.add_argument("--no-tls", action="store_true", default=_env("MOCKIDP_NO_TLS", "") in ("1", "true"), help="serve plain HTTP")
     s.add_argument("--log-level", default=_env("MOCKIDP_LOG_LEVEL", "info"), choices=["critical", "error", "warning", "info", "debug"])
-    s.add_argument("--threads", type=_positive, default=_positive(_env("MOCKIDP_THREADS", "1") or "1"), metavar="N",
+    s.add_argument("--threads", type=_positive, default=_env("MOCKIDP_THREADS") or "1", metavar="N",
                    help="event loops serving in parallel, one thread each (default 1; 2 on 2 cores for load tests, "
                         "~1.5x the RS256 tokens/s, not for ES256; control calls then run beside requests in flight)")
     s.set_defaults(func=cmd_serve)

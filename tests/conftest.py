@@ -6,6 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from mockidp.engine import Engine
+from mockidp.server import MockIdpServer
+
 pytest_plugins = ["pytester"]
 
 REPO = Path(__file__).resolve().parent.parent
@@ -16,3 +19,12 @@ KEYS = REPO / "keys"
 def http(mockidp):  # type: ignore[no-untyped-def]
     with mockidp.http() as client:
         yield client
+
+
+@pytest.fixture(scope="session")
+def two_loop_server(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """A second server with two event loops on two threads (`MockIdpServer(threads=2)`), for tests that need
+    handlers running at the same time. Tests reset its engine themselves."""
+    state = tmp_path_factory.mktemp("two-loops")
+    with MockIdpServer(Engine(state_dir=state), state_dir=state, threads=2) as server:
+        yield server

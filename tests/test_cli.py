@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import ssl
 import subprocess
@@ -100,3 +101,26 @@ def test_keys_generate_writes_missing_keys_only(tmp_path: Path) -> None:
     before = {p: p.read_bytes() for p in tmp_path.glob("*.pem")}
     subprocess.run([sys.executable, "-m", "mockidp", "keys", "generate", "--dir", str(tmp_path)], capture_output=True, text=True, check=True)
     assert {p: p.read_bytes() for p in tmp_path.glob("*.pem")} == before
+
+
+def test_serve_with_two_threads(tmp_path: Path) -> None:
+    proc, lines = start(["--threads", "2"], tmp_path)
+    try:
+        url = re.search(r"on (https://127\.0\.0\.1:\d+)", "\n".join(lines)).group(1)  # type: ignore[union-attr]
+        verify = ssl.create_default_context(cafile=str(tmp_path / "ca" / "ca.pem"))
+        form = {"grant_type": "client_credentials", "client_id": "demo-client", "client_secret": "demo-client-secret"}
+        for _ in range(4):  # fresh connections: either loop may take each
+            with httpx.Client(base_url=url, verify=verify) as http:
+                assert http.post("/avaya/auth/realms/demo-account/protocol/openid-connect/token", data=form).status_code == 200
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+@pytest.mark.parametrize(("env", "flag"), [("MOCKIDP_THREADS", "--threads"), ("MOCKIDP_PORT", "--port")])
+def test_a_bad_environment_value_is_a_usage_error_of_serve_only(tmp_path: Path, env: str, flag: str) -> None:
+    environ = {**os.environ, env: "abc"}
+    served = subprocess.run([sys.executable, "-m", "mockidp", "--state-dir", str(tmp_path), "serve"], capture_output=True, text=True, env=environ, timeout=60)
+    assert served.returncode == 2 and f"argument {flag}: must be" in served.stderr and "Traceback" not in served.stderr
+    checked = subprocess.run([sys.executable, "-m", "mockidp", "world", "check", "mockidp/default_world.toml"], capture_output=True, text=True, env=environ, timeout=60, cwd=Path(__file__).resolve().parents[1])
+    assert checked.returncode == 0, checked.stderr  # the other commands never read it

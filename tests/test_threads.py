@@ -4,7 +4,6 @@ or doubled. The single-use races run against such a server too (tests/hardening/
 
 from __future__ import annotations
 
-import re
 import ssl
 import subprocess
 import sys
@@ -24,11 +23,11 @@ CC = {"grant_type": "client_credentials", "client_id": "demo-client", "client_se
 CONNECTIONS, PER_CONNECTION = 40, 10
 
 
-@pytest.fixture(scope="module")
-def two_loops(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MockIdpServer]:
-    state = tmp_path_factory.mktemp("threads")
-    with MockIdpServer(Engine(state_dir=state), state_dir=state, threads=2) as server:
-        yield server
+@pytest.fixture
+def two_loops(two_loop_server: MockIdpServer) -> Iterator[MockIdpServer]:
+    two_loop_server.engine.reset()
+    yield two_loop_server
+    two_loop_server.engine.reset()
 
 
 def hammer(server: MockIdpServer, send: int = PER_CONNECTION) -> list[httpx.Response]:
@@ -54,7 +53,6 @@ def hammer(server: MockIdpServer, send: int = PER_CONNECTION) -> list[httpx.Resp
 
 
 def test_connections_are_spread_over_the_loops_and_every_request_is_journaled_once(two_loops: MockIdpServer) -> None:
-    two_loops.engine.reset()
     before = two_loops.requests_per_loop
     responses = hammer(two_loops)
     assert Counter(r.status_code for r in responses) == Counter({200: CONNECTIONS * PER_CONNECTION})
@@ -69,7 +67,6 @@ def test_connections_are_spread_over_the_loops_and_every_request_is_journaled_on
 
 
 def test_a_world_change_reaches_every_loop(two_loops: MockIdpServer) -> None:
-    two_loops.engine.reset()
     verify = ssl.create_default_context(cafile=str(two_loops.ca_bundle))
     new = {"grant_type": "client_credentials", "client_id": "added-client", "client_secret": "added-secret"}
     with httpx.Client(base_url=two_loops.url, verify=verify) as http:
@@ -83,7 +80,6 @@ def test_a_world_change_reaches_every_loop(two_loops: MockIdpServer) -> None:
         with httpx.Client(base_url=two_loops.url, verify=verify) as http:
             codes[http.post(TOKEN, data=new).status_code] += 1
     assert codes == Counter({200: 20})
-    two_loops.engine.reset()
 
 
 def test_threads_must_be_positive(tmp_path: Path) -> None:
@@ -92,23 +88,3 @@ def test_threads_must_be_positive(tmp_path: Path) -> None:
     out = subprocess.run([sys.executable, "-m", "mockidp", "--state-dir", str(tmp_path), "serve", "--threads", "0"],
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 2 and "--threads: must be a whole number of at least 1" in out.stderr
-
-
-def test_serve_with_two_threads(tmp_path: Path) -> None:
-    proc = subprocess.Popen([sys.executable, "-m", "mockidp", "--state-dir", str(tmp_path), "serve", "--port", "0", "--threads", "2"],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        assert proc.stdout is not None
-        lines = []
-        for line in proc.stdout:
-            lines.append(line)
-            if line.startswith("mockidp is ready"):
-                break
-        url = re.search(r"on (https://127\.0\.0\.1:\d+)", "".join(lines)).group(1)  # type: ignore[union-attr]
-        verify = ssl.create_default_context(cafile=str(tmp_path / "ca" / "ca.pem"))
-        for _ in range(4):
-            with httpx.Client(base_url=url, verify=verify) as http:
-                assert http.post(TOKEN, data=CC).status_code == 200
-    finally:
-        proc.terminate()
-        assert proc.wait(10) is not None

@@ -18,21 +18,12 @@ import pytest
 from joserfc import jwt
 from joserfc.jwk import RSAKey
 
-from mockidp.engine import Engine
 from mockidp.pytest_plugin import MockIdp
-from mockidp.server import MockIdpServer
 
 KEYS = Path(__file__).resolve().parents[2] / "keys"
 RACERS = 50
 AVAYA = "/avaya/auth/realms/demo-account/protocol/openid-connect"
 JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
-
-
-@pytest.fixture(scope="module")
-def two_loop_server(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    state = tmp_path_factory.mktemp("two-loops")
-    with MockIdpServer(Engine(state_dir=state), state_dir=state, threads=2) as server:
-        yield server
 
 
 @pytest.fixture(params=["one event loop", "two event loops"])
