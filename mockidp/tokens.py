@@ -8,6 +8,7 @@ import functools
 import hashlib
 import hmac
 import json
+import math
 from typing import Any
 
 from joserfc import jwt
@@ -65,18 +66,75 @@ def _b64decode(part: str) -> bytes:
     return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
 
 
+# NumericDates (RFC 7519 §2) a verifier takes: finite JSON numbers from 1970 to the end of year 9999. Python's json
+# reads NaN, Infinity and 1e400 (as inf) although RFC 8259 §6 has none of them, and `now > NaN` is always false:
+# such an `exp` would never expire.
+MAX_NUMERIC_DATE = 253402300799  # 9999-12-31T23:59:59Z
+NUMERIC_DATES = ("exp", "nbf", "iat")
+
+
+def _members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # RFC 7515 §5.2 step 4 / RFC 7519 §7.2 step 9: a header or claims set with duplicate member names is either
+    # rejected or read last-wins; a verifier that reads it last-wins while another reads it first-wins is a
+    # parser-differential hole, so mockidp rejects it.
+    out: dict[str, Any] = {}
+    for name, value in pairs:
+        if name in out:
+            raise TokenInvalid("malformed", f"duplicate member name {name!r} in the JWT")
+        out[name] = value
+    return out
+
+
+def _not_json(constant: str) -> Any:
+    raise TokenInvalid("malformed", f"{constant} is not a JSON number (RFC 8259 §6)")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise TokenInvalid("malformed", f"{text} is out of range for a JSON number")
+    return value
+
+
+def _strict_json(data: bytes) -> Any:
+    return json.loads(data, object_pairs_hook=_members, parse_constant=_not_json, parse_float=_finite)
+
+
+def check_header(header: dict[str, Any]) -> None:
+    """RFC 7515 §4.1.11: a `crit` extension the verifier does not understand makes the JWS invalid, and mockidp
+    understands none, so any `crit` is refused. RFC 7797: `b64: false` (an unencoded payload) changes what the
+    signature covers; a verifier that ignores it would check other bytes than the signer meant, so it is refused."""
+    if "crit" in header:
+        raise TokenInvalid("malformed", f"the JWT header's crit {header['crit']!r} names extensions this verifier does not understand")
+    if "b64" in header and header["b64"] is not True:
+        raise TokenInvalid("malformed", "unencoded payloads (b64: false, RFC 7797) are not accepted")
+
+
 def peek(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Header and claims WITHOUT verifying anything: for routing and error messages only."""
+    """Header and claims WITHOUT verifying the signature, but strictly parsed: every verifier starts here, so
+    duplicate member names, NaN / Infinity, `crit` and `b64: false` are refused at all of them."""
     if not isinstance(token, str) or token.count(".") != 2 or len(token) > 64 * 1024:
         raise TokenInvalid("malformed", "not a compact JWS")
     head_b64, body_b64, _ = token.split(".")
     try:
-        header, claims = json.loads(_b64decode(head_b64)), json.loads(_b64decode(body_b64))
-    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
+        header, claims = _strict_json(_b64decode(head_b64)), _strict_json(_b64decode(body_b64))
+    except (ValueError, binascii.Error, UnicodeDecodeError, RecursionError) as exc:
         raise TokenInvalid("malformed", f"undecodable JWT: {exc}") from exc
     if not isinstance(header, dict) or not isinstance(claims, dict):
         raise TokenInvalid("malformed", "JWT header and payload must be JSON objects")
+    check_header(header)
     return header, claims
+
+
+def numeric_date(claims: dict[str, Any], name: str) -> float | None:
+    """The claim as a NumericDate, None when absent; TokenInvalid("malformed") for a bool, a string, or a number
+    outside 0 .. MAX_NUMERIC_DATE."""
+    value = claims.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= MAX_NUMERIC_DATE:
+        raise TokenInvalid("malformed", f"{name} is not a NumericDate")
+    return float(value)
 
 
 def normalize_padding(token: str) -> str:
@@ -84,19 +142,14 @@ def normalize_padding(token: str) -> str:
 
 
 def check_times(claims: dict[str, Any], now: float, leeway: float = 0, require_exp: bool = True) -> None:
-    exp, nbf = claims.get("exp"), claims.get("nbf")
+    exp, nbf, _ = (numeric_date(claims, name) for name in NUMERIC_DATES)
     if exp is None:
         if require_exp:
             raise TokenInvalid("expired", "token has no exp claim")
-    elif not isinstance(exp, (int, float)) or isinstance(exp, bool):
-        raise TokenInvalid("malformed", "exp is not a number")
     elif now > exp + leeway:
         raise TokenInvalid("expired", "token is expired")
-    if nbf is not None:
-        if not isinstance(nbf, (int, float)) or isinstance(nbf, bool):
-            raise TokenInvalid("malformed", "nbf is not a number")
-        if now + leeway < nbf:
-            raise TokenInvalid("not_yet_valid", "token is not yet valid")
+    if nbf is not None and now + leeway < nbf:
+        raise TokenInvalid("not_yet_valid", "token is not yet valid")
 
 
 def verify(

@@ -22,6 +22,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from joserfc import jwt
 from joserfc.jwk import RSAKey
+from joserfc.jws import JWSRegistry
 
 from mockidp.keys import thumbprints
 from mockidp.tokens import peek
@@ -31,7 +32,10 @@ KEYS = REPO / "keys"
 DOC = REPO / "docs" / "hardening.md"
 ATTACKER = RSAKey.generate_key(2048, parameters={"kid": "attacker"})
 ATTACKS = ("valid", "alg_none", "hs256_public_key", "kid_elsewhere", "unknown_kid", "jku", "x5u", "expired", "not_yet_valid",
-           "wrong_aud", "wrong_iss", "replayed_jti", "oversized_100kB", "truncated")
+           "wrong_aud", "wrong_iss", "replayed_jti", "oversized_100kB", "truncated",
+           # properly signed, but not a JWT a strict verifier reads (RFC 7519 §2 NumericDate, RFC 8259 §6, RFC 7515 §4.1.11, RFC 7797)
+           "exp_nan", "exp_infinity", "exp_1e308", "exp_true", "nbf_nan", "iat_string", "duplicate_claim", "duplicate_header",
+           "crit_unknown", "crit_b64_false")
 RESULTS: dict[str, dict[str, str]] = {}
 
 
@@ -63,8 +67,37 @@ def sign(header: dict[str, Any], claims: dict[str, Any], key: Any) -> str:
     return jwt.encode(header, claims, key, algorithms=[header["alg"]])
 
 
+def sign_raw(header_json: str, claims_json: str, key: Any) -> str:
+    """A JWS over exactly these JSON texts (which json.dumps of a dict could not produce: duplicate names)."""
+    signing_input = f"{b64(header_json.encode())}.{b64(claims_json.encode())}"
+    alg = json.loads(header_json)["alg"]
+    return f"{signing_input}.{b64(JWSRegistry.algorithms[alg].sign(signing_input.encode(), key))}"
+
+
+def forge_strict(attack: str, header: dict[str, Any], claims: dict[str, Any], key: Any) -> str:
+    """The strict-parsing attacks: each token is signed by the right key, so only the parse can refuse it. Where a
+    value is duplicated, the LAST one is the valid one: a last-wins parser (Python's json) accepts the token."""
+    values: dict[str, Any] = {"exp_nan": ("exp", float("nan")), "exp_infinity": ("exp", float("inf")), "exp_1e308": ("exp", 1e308),
+                              "exp_true": ("exp", True), "nbf_nan": ("nbf", float("nan")), "iat_string": ("iat", "now")}
+    if attack in values:
+        name, value = values[attack]
+        return sign_raw(json.dumps(header), json.dumps({**claims, name: value}), key)  # allow_nan: NaN / Infinity literals
+    if attack == "duplicate_claim":
+        return sign_raw(json.dumps(header), '{"aud": "https://wrong-audience.mockidp.invalid", "iss": "https://wrong-issuer.mockidp.invalid", ' + json.dumps(claims)[1:], key)
+    if attack == "duplicate_header":
+        return sign_raw('{"alg": "none", ' + json.dumps(header)[1:], json.dumps(claims), key)
+    if attack == "crit_unknown":
+        return sign_raw(json.dumps({**header, "crit": ["x-unknown"], "x-unknown": True}), json.dumps(claims), key)
+    if attack == "crit_b64_false":
+        # signed over the base64url payload, as a verifier that ignores RFC 7797 would check it
+        return sign_raw(json.dumps({**header, "b64": False, "crit": ["b64"]}), json.dumps(claims), key)
+    raise AssertionError(attack)
+
+
 def forge(attack: str, base: Baseline, now: int, jku_url: str) -> str:
     header, claims = dict(base.header), dict(base.claims, jti=str(uuid.uuid4()))
+    if attack.startswith(("exp_", "nbf_", "iat_", "duplicate_", "crit_")):
+        return forge_strict(attack, header, claims, base.key)
     if attack == "alg_none":
         return f"{b64(json.dumps({**header, 'alg': 'none'}).encode())}.{b64(json.dumps(claims).encode())}."
     if attack == "hs256_public_key":
