@@ -145,7 +145,7 @@ class Avaya(Authority):
         return realm
 
     def authenticate_client(self, realm: Realm, req: Request) -> AvayaClient:
-        creds = presented_credentials(req)
+        creds = presented_credentials(req, body_overrides_basic=True)  # Keycloak: a form client_id / client_secret replaces Basic's
         client_id = creds.client_id
         if not client_id and creds.assertion:
             try:

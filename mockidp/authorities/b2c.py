@@ -19,7 +19,7 @@ from mockidp.authorities.aad import aad_error, render_aad_error
 from mockidp.authorities.base import Authority, Endpoint, Issuer
 from mockidp.errors import OAuthError
 from mockidp.keys import KeySet
-from mockidp.oauth.clientauth import presented_credentials
+from mockidp.oauth.clientauth import MixedCredentials, presented_credentials
 from mockidp.request import Reply, Request
 from mockidp.tokens import TokenInvalid, sign, verify
 
@@ -183,7 +183,10 @@ class B2C(Authority):
             raise b2c_error("invalid_request", 90083, "The request is missing required parameter: grant_type.")
         if grant_type != "client_credentials":  # the only grant a machine client gets here
             raise b2c_error("unsupported_grant_type", 90086, f"The supplied grant_type [{grant_type}] is not supported.")
-        creds = presented_credentials(req)
+        try:
+            creds = presented_credentials(req)
+        except MixedCredentials as exc:  # RFC 6749 §2.3; B2C's own code for it is not pinned down: 90122, its malformed-request row
+            raise b2c_error("invalid_request", 90122, f"Input received in the request has failed HTTP request validation: {exc}.") from exc
         if creds.method == "private_key_jwt":  # client-credentials-grant-flow.md: only client secrets are supported
             raise b2c_error("invalid_request", 99027, f"Policy '{policy}' does not contain a AuthorizationTechnicalProfile with a corresponding ClientAssertionType.")
         claims = self.client_credentials(tenant, policy, creds.client_id, creds.secret, req.param("scope"), req.base)

@@ -19,7 +19,6 @@ from mockidp.authorities.entra import EntraApp, EntraTenant, EntraUser, find_res
 from mockidp.authorities.entra_tokens import NO_STORE, _missing, _opaque, assigned_roles
 from mockidp.errors import OAuthError
 from mockidp.oauth import pkce
-from mockidp.oauth.clientauth import presented_credentials
 from mockidp.oauth.codes import Grants
 from mockidp.request import Reply, Request
 from mockidp.tokens import sign
@@ -139,7 +138,7 @@ class UserGrants:
         """`azpacr`: "0" for a public client, else the confidential client's credential (entra_tokens.py)."""
         if not app.public_client:
             return self.tokens.authenticate(req, tenant, app)
-        creds = presented_credentials(req)
+        creds = self.tokens.credentials(req)
         if creds.secret is not None or creds.assertion is not None:
             raise aad_error("invalid_client", 700025, "Client is public so neither 'client_assertion' nor 'client_secret' should be presented.", 401)
         return "0"

@@ -19,7 +19,7 @@ from mockidp.authorities.base import Authority, Endpoint, Issuer
 from mockidp.authorities.lumen_apigee import Apigee, ApigeeApp, render_apigee_error
 from mockidp.errors import OAuthError
 from mockidp.gateways.lumen_digest import Digest, DigestApp, DigestSettings, check_apps
-from mockidp.oauth.clientauth import JWT_BEARER
+from mockidp.oauth.clientauth import JWT_BEARER, MixedCredentials, presented_credentials
 from mockidp.request import Reply, Request
 from mockidp.tokens import TokenInvalid, sign, verify
 
@@ -183,13 +183,13 @@ class Lumen(Authority):
     def token(self, req: Request) -> Reply:
         if req.duplicates:
             raise lumen_error(400, "invalidRequest", "Invalid request", f"Parameters sent more than once: {', '.join(sorted(req.duplicates))}")
-        assertion = req.param("client_assertion")
-        if assertion is not None and req.basic is None:
-            return self.assertion_flow(req, assertion)
-        if req.basic is not None:
-            client_id, secret = req.basic
-        else:
-            client_id, secret = req.param("client_id") or "", req.param("client_secret") or ""
+        try:
+            creds = presented_credentials(req)
+        except MixedCredentials as exc:  # RFC 6749 §2.3: Basic and body credentials together are two methods
+            raise lumen_error(400, "invalidRequest", "Invalid request", str(exc)) from exc
+        if creds.assertion is not None:
+            return self.assertion_flow(req, creds.assertion)
+        client_id, secret = creds.client_id or "", creds.secret or ""
         if not client_id or not secret:
             raise missing_credentials()
         self.check_grant_type(req)

@@ -20,7 +20,7 @@ from mockidp.authorities.base import Authority, Endpoint, Issuer
 from mockidp.errors import OAuthError
 from mockidp.oauth import ciba
 from mockidp.oauth.assertions import ClientKey, verify_assertion
-from mockidp.oauth.clientauth import JWT_BEARER, presented_credentials
+from mockidp.oauth.clientauth import JWT_BEARER, MixedCredentials, presented_credentials
 from mockidp.request import Reply, Request
 from mockidp.tokens import TokenInvalid, sign
 
@@ -168,7 +168,10 @@ class OpenGateway(Authority):
 
     def authenticate(self, req: Request) -> OgApp:
         """HTTP Basic (the seed) or private_key_jwt (CAMARA: assertion lifetime at most 300 s, aud = the endpoint)."""
-        creds = presented_credentials(req)
+        try:
+            creds = presented_credentials(req)
+        except MixedCredentials as exc:  # RFC 6749 §2.3
+            raise OAuthError("invalid_request", str(exc)) from exc
         challenge = {"www-authenticate": 'Basic realm="opengateway"'} if creds.method == "client_secret_basic" else {}
         app = self.apps.get(creds.client_id or "")
         if creds.method == "private_key_jwt":

@@ -17,7 +17,7 @@ from typing import Any
 from mockidp.authorities.base import Authority, Endpoint, Issuer
 from mockidp.errors import OAuthError
 from mockidp.oauth import pkce
-from mockidp.oauth.clientauth import presented_credentials
+from mockidp.oauth.clientauth import MixedCredentials, presented_credentials
 from mockidp.oauth.codes import Grants
 from mockidp.oauth.pages import error_page, error_redirect, login_page, redirect_with
 from mockidp.request import Reply, Request
@@ -178,7 +178,10 @@ class Pfw(Authority):
     # --- the token endpoint --------------------------------------------------------------------------
 
     def authenticate_client(self, req: Request) -> PfwClient:
-        creds = presented_credentials(req)
+        try:
+            creds = presented_credentials(req)
+        except MixedCredentials as exc:  # RFC 6749 §2.3
+            raise pfw_error("invalid_request", str(exc)) from exc
         client = self.clients.get(creds.client_id or "")
         challenge = {"www-authenticate": 'Basic realm="pfw"'} if req.basic else {}
         if client is None:
