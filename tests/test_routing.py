@@ -74,10 +74,10 @@ def test_real_hostnames_route_to_their_authority_at_the_root(both: Any) -> None:
 
 def test_a_location_outside_latin_1_is_sent_percent_encoded(both: Any) -> None:
     engine, fast, _ = both
-    resp = fast.get("/entra/11111111-1111-1111-1111-111111111111/oauth2/v2.0/logout",
-                    params={"post_logout_redirect_uri": "https://app.example/ŝignedout"})
+    resp = fast.get("/avaya/auth/realms/demo-account/protocol/openid-connect/logout",  # a post-logout URI demo-spa registers
+                    params={"post_logout_redirect_uri": "http://localhost/ŝignedout", "client_id": "demo-spa"})
     assert resp.status_code == 302
-    assert resp.headers["location"].startswith("https://app.example/%C5%9Dignedout")
+    assert resp.headers["location"].startswith("http://localhost/%C5%9Dignedout")
     # Nothing a browser could follow back to: Entra's own signed-out page.
     resp = fast.get("/entra/11111111-1111-1111-1111-111111111111/oauth2/v2.0/logout",
                     params={"post_logout_redirect_uri": "urn:ietf:params:oauth:x"})

@@ -13,16 +13,13 @@ from mockidp.authorities.avaya_tokens import CODE
 from mockidp.errors import OAuthError
 from mockidp.oauth import pkce
 from mockidp.oauth.pages import error_page, error_redirect, login_page, redirect_with
+from mockidp.oauth.redirects import allowed
 from mockidp.request import Reply, Request
 from mockidp.tokens import TokenInvalid, verify
 
 if TYPE_CHECKING:
     from mockidp.authorities.avaya import Avaya, Realm
-
-
-def redirect_ok(pattern: str, uri: str) -> bool:
-    """Keycloak's valid redirect URIs: exact match, or a prefix match when the pattern ends in '*'."""
-    return uri.startswith(pattern[:-1]) if pattern.endswith("*") else uri == pattern
+    from mockidp.authorities.avaya_world import AvayaClient
 
 
 class AvayaBrowser:
@@ -37,8 +34,9 @@ class AvayaBrowser:
         if client is None or not client.enabled:
             return error_page(auth.title, "Client not found.")
         redirect_uri = params.get("redirect_uri") or ""
-        if not redirect_uri or not any(redirect_ok(p, redirect_uri) for p in client.redirect_uris):
-            return error_page(auth.title, "Invalid parameter: redirect_uri")
+        # Keycloak's RedirectUtils.verifyRedirectUri, and nothing mockidp never redirects to (oauth/redirects.py)
+        if not allowed(redirect_uri, client.redirect_uris, confidential=not realm.is_public(client)):
+            return error_page(auth.title, "Invalid parameter: redirect_uri")  # before any login page, never a redirect
         state = params.get("state")
         iss = realm.issuer(req.base)
 
@@ -84,17 +82,36 @@ class AvayaBrowser:
         return redirect_with(redirect_uri, {"state": state, "session_state": session["sid"], "iss": iss, "code": code})
 
     def logout_page(self, realm: Realm, req: Request) -> Reply:
-        """RP-initiated logout (GET): end the session the id_token_hint names, then go to post_logout_redirect_uri."""
+        """RP-initiated logout (GET), in the order of Keycloak's LogoutEndpoint.logout: a post_logout_redirect_uri
+        needs a client (`client_id` or `id_token_hint`, else "Missing parameters: id_token_hint"); a hint must be an
+        ID token of this realm (else "Invalid parameter: id_token_hint"), for the client_id if both are given; the
+        URI must match the client's post-logout redirect URIs (else "Invalid redirect uri"). Only then does the
+        session the hint names end, and the browser go back. (Keycloak also shows a logout confirmation page where
+        there is no hint; mockidp has no browser session to confirm, so it logs out at once.)"""
         auth = self.authority
-        target = req.query.get("post_logout_redirect_uri")
-        hint = req.query.get("id_token_hint")
+        target, hint, client_id = (req.query.get(k) or None for k in ("post_logout_redirect_uri", "id_token_hint", "client_id"))
+        if target and not hint and not client_id:
+            return error_page(auth.title, "Missing parameters: id_token_hint")
+        client = realm.clients.get(client_id.lower()) if client_id else None
+        claims = None
         if hint:
             try:
                 _, claims = verify(hint, realm.keyset, now=auth.now, require_exp=False)
             except TokenInvalid:
                 return error_page(auth.title, "Invalid parameter: id_token_hint")
-            if "sid" in claims:  # the id token names the session; it ends whatever its state
-                auth.tokens.end_session({"sid": str(claims["sid"]), "expires": auth.now + realm.config.refresh_token_lifespan})
+            azp = claims.get("azp")
+            if claims.get("typ") != "ID" or (client_id and azp is not None and azp != client_id):
+                return error_page(auth.title, "Invalid parameter: id_token_hint")
+            if client is None and not client_id and isinstance(azp, str):
+                client = realm.clients.get(azp.lower())
+        if target and (client is None or not self.post_logout_ok(realm, client, target)):
+            return error_page(auth.title, "Invalid redirect uri")
+        if claims is not None and "sid" in claims:  # the id token names the session; it ends whatever its state
+            auth.tokens.end_session({"sid": str(claims["sid"]), "expires": auth.now + realm.config.refresh_token_lifespan})
         if target:
             return redirect_with(target, {"state": req.query.get("state")})
         return Reply(html="<!doctype html><title>Logged out</title><p id='logged-out'>You are logged out.</p>")
+
+    @staticmethod
+    def post_logout_ok(realm: Realm, client: AvayaClient, target: str) -> bool:
+        return client.enabled and allowed(target, client.post_logout_uris(), confidential=not realm.is_public(client))

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from mockidp.oauth.redirects import LOOPBACK_PATTERNS
+
 CLIENT_ID = re.compile(r"[A-Za-z0-9-]+")  # seed 001: "letters, numbers, and special character '-'"; case-insensitive
 BUILTIN_SCOPES = ("openid", "offline_access", "profile", "email")
 
@@ -20,13 +22,29 @@ class AvayaClient:
     service_account: bool = True  # client_credentials
     direct_access: bool = True  # password grant
     standard_flow: bool = True  # authorization code
-    redirect_uris: list[str] = field(default_factory=lambda: ["*"])  # Keycloak patterns: exact, or ending in '*'
+    # Keycloak patterns: exact, or ending in '*' (a bare "*" matches nothing, oauth/redirects.py). Left out: loopback only.
+    redirect_uris: list[str] = field(default_factory=lambda: list(LOOPBACK_PATTERNS))
+    # Keycloak's `post.logout.redirect.uris` attribute: "+" stands for the redirect URIs, a first "-" for none.
+    post_logout_redirect_uris: list[str] = field(default_factory=lambda: ["+"])
     roles: list[str] = field(default_factory=list)  # the service account's realm roles
     client_roles: dict[str, list[str]] = field(default_factory=dict)  # the service account's roles per client
     default_scopes: list[str] = field(default_factory=lambda: ["profile", "email"])
     optional_scopes: list[str] = field(default_factory=list)
     jwks: dict[str, Any] | None = None  # private_key_jwt with a registered JWKS
     certificate: str | None = None  # private_key_jwt with a registered certificate: PEM text or a path
+
+    def post_logout_uris(self) -> list[str]:
+        """The patterns a post_logout_redirect_uri must match, read as Keycloak's
+        OIDCAdvancedConfigWrapper.getPostLogoutRedirectUris does: none set is the redirect URIs, a first "-" is
+        none, a "+" adds the redirect URIs to the others."""
+        uris = self.post_logout_redirect_uris
+        if not uris:
+            return list(self.redirect_uris)
+        if uris[0] == "-":
+            return []
+        if "+" in uris:
+            return [u for u in uris if u != "+"] + [u for u in self.redirect_uris if u not in uris]
+        return list(uris)
 
 
 @dataclass

@@ -22,6 +22,7 @@ from mockidp.authorities.entra_tokens import app_of
 from mockidp.errors import OAuthError
 from mockidp.oauth import pkce
 from mockidp.oauth.pages import error_page, login_page, redirect_with
+from mockidp.oauth.redirects import allowed
 from mockidp.request import Reply, Request
 from mockidp.tokens import TokenInvalid, peek, verify
 
@@ -72,7 +73,8 @@ class EntraBrowser:
             raise aad_error("invalid_request", 500113, "No reply address is registered for the application.")
         if redirect_uri is None:  # Entra would fall back to a registered one; mockidp asks for it (a test should say which)
             raise aad_error("invalid_request", 900144, "The request body must contain the following parameter: 'redirect_uri'.")
-        if not any(redirect_ok(r, redirect_uri) for r in app.redirect_uris):
+        # Also refused whatever was registered: userinfo, script schemes, code/state already in the query (oauth/redirects.py)
+        if not allowed(redirect_uri, app.redirect_uris, confidential=not app.public_client, match=redirect_ok):
             raise aad_error("invalid_request", 50011, (
                 f"The redirect URI '{redirect_uri}' specified in the request does not match the redirect URIs configured for the "
                 f"application '{app.app_id}'. Make sure the redirect URI sent in the request matches one added to your application "
@@ -165,11 +167,15 @@ class EntraBrowser:
 
     def logout(self, req: Request) -> Reply:
         """Front-channel sign-out: an id_token_hint of this tenant ends its sign-in (its refresh tokens stop working),
-        then back to post_logout_redirect_uri when it is an http(s) URL."""
+        then back to post_logout_redirect_uri only when it is a reply URL of the app the request names (the hint's
+        `aud`, or `client_id`): v2-protocols-oidc.md, "Send a sign-out request": "This URL must match one of the
+        redirect URIs registered for your application". For any other address Entra stays on its own signed-out
+        page rather than redirect, and so does mockidp."""
         entra = self.entra
         tenant = entra.tenant_of(req)
         params = req.params
-        hint = params.get("id_token_hint")
+        hint, client_id = params.get("id_token_hint"), params.get("client_id")
+        claims: dict[str, Any] = {}
         if hint:
             try:
                 _, claims = verify(hint, entra.tenant_keyset(tenant), now=entra.now, require_exp=False)
@@ -178,11 +184,11 @@ class EntraBrowser:
             held = entra.engine.store.take(SESSION, str(claims.get("sid")), entra.now)
             if held is not None:
                 grants(entra).end_family(held["family"], entra.now)
+        named = client_id or claims.get("aud")
+        app = next((a for a in tenant.apps if isinstance(named, str) and a.app_id.lower() == named.lower()), None)
         target = params.get("post_logout_redirect_uri")
-        parts = urlsplit(target or "")
-        if parts.scheme in ("http", "https") and parts.netloc:
+        if app is not None and allowed(target, app.redirect_uris, confidential=not app.public_client, match=redirect_ok):
             return redirect_with(target or "", {"state": params.get("state")})
-        # No address to go back to (or none a browser could follow): Entra stays on its own signed-out page.
         return Reply(html="<!doctype html><title>Signed out</title><p id='signed-out'>You signed out of your account.</p>")
 
     def userinfo(self, req: Request) -> Reply:

@@ -20,6 +20,7 @@ from mockidp.oauth import pkce
 from mockidp.oauth.clientauth import MixedCredentials, presented_credentials
 from mockidp.oauth.codes import Grants
 from mockidp.oauth.pages import error_page, error_redirect, login_page, redirect_with
+from mockidp.oauth.redirects import LOOPBACK_PATTERNS, allowed
 from mockidp.request import Reply, Request
 from mockidp.tokens import TokenInvalid, sign, verify
 
@@ -31,7 +32,8 @@ SCOPES = ("openid", "profile", "email", "offline_access")
 class PfwClient:
     client_id: str
     secret: str | None = None  # None: a public client (a browser app), which must use PKCE
-    redirect_uris: list[str] = field(default_factory=lambda: ["*"])  # exact, or a prefix ending in '*'
+    # exact, or a prefix ending in '*' (a bare "*" matches nothing); left out: the loopback interfaces only
+    redirect_uris: list[str] = field(default_factory=lambda: list(LOOPBACK_PATTERNS))
     require_pkce: bool = True
 
 
@@ -65,10 +67,6 @@ class PfwWorld:
         for c, client in enumerate(self.clients):
             if client.secret is None and not client.require_pkce:
                 raise ValueError(f"pfw.clients[{c}].require_pkce: a public client must use PKCE")
-
-
-def redirect_ok(pattern: str, uri: str) -> bool:
-    return uri.startswith(pattern[:-1]) if pattern.endswith("*") else uri == pattern
 
 
 def pfw_error(error: str, description: str, status: int = 400, **headers: str) -> OAuthError:
@@ -137,7 +135,7 @@ class Pfw(Authority):
         if client is None:  # RFC 6749 §4.1.2.1: never redirect to an unverified client
             return error_page(self.title, "Unknown client_id.")
         redirect_uri = params.get("redirect_uri") or ""
-        if not redirect_uri or not any(redirect_ok(p, redirect_uri) for p in client.redirect_uris):
+        if not allowed(redirect_uri, client.redirect_uris, confidential=client.secret is not None):
             return error_page(self.title, "Invalid parameter: redirect_uri")
         state, iss = params.get("state"), req.base
 
