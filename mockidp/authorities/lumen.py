@@ -262,7 +262,7 @@ class Lumen(Authority):
         return Reply(json=body, headers=dict(NO_STORE), issued=[token])
 
     def mint_defaults(self, issuer: Issuer, base: str) -> dict[str, Any]:
-        return {"aud": LIAM_AUDIENCE} if issuer.id == "liam" else {}
+        return {"aud": LIAM_AUDIENCE} if issuer.id == "liam" else {"aud": Apigee.AUDIENCE} if issuer.id == "apigee" else {}
 
     def verify_liam_token(self, req: Request, token: str) -> dict[str, Any]:
         """A LIAM access token's claims, checked: LIAM's signature, expiry, issuer, environment."""

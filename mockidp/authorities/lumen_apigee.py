@@ -58,6 +58,7 @@ class Apigee:
     """The APIGEE issuer of the Lumen authority: token endpoint and the API's verifier."""
 
     ISSUER_PATH = "/oauth"
+    AUDIENCE = "api.lumen.com"  # what every APIGEE token is for: the Lumen APIs
 
     def __init__(self, authority: Lumen) -> None:
         self.authority = authority
@@ -93,7 +94,7 @@ class Apigee:
     def issue(self, req: Request, app: ApigeeApp) -> Reply:
         now = self.authority.now
         claims = {
-            "iss": req.base + self.ISSUER_PATH, "sub": app.consumer_key, "aud": "api.lumen.com", "client_id": app.consumer_key,
+            "iss": req.base + self.ISSUER_PATH, "sub": app.consumer_key, "aud": self.AUDIENCE, "client_id": app.consumer_key,
             "application_name": app.application_name, "api_product_list": list(app.api_products), "bans": list(app.bans),
             "customerNumber": app.customer_number, "iat": int(now), "nbf": int(now), "exp": int(now) + app.token_lifetime,
             "jti": str(uuid.uuid4()), **self.authority.planned_claims(app.consumer_key),
@@ -125,6 +126,8 @@ class Apigee:
         _, claims = verify(token, self.keyset, now=self.authority.now)
         if claims.get("iss") not in (req.base + self.ISSUER_PATH, self.authority.default_base() + self.ISSUER_PATH):
             raise TokenInvalid("issuer", "token issued by another APIGEE issuer")
+        if claims.get("aud") != self.AUDIENCE:  # found by the JWT attack catalogue: a token of another audience was taken
+            raise TokenInvalid("audience", f"aud {claims.get('aud')!r} is not {self.AUDIENCE}")
         app = self.apps.get(str(claims.get("client_id")))
         if app is None or app.status != "approved":
             raise TokenInvalid("revoked", "the Apigee app is unknown or revoked")

@@ -26,6 +26,7 @@ from mockidp.tokens import TokenInvalid, sign, verify
 
 NO_STORE = {"cache-control": "no-store", "pragma": "no-cache"}
 SCOPES = ("openid", "profile", "email", "offline_access")
+AUDIENCE = "control-center"  # what every PFW access token is for
 
 
 @dataclass
@@ -89,6 +90,9 @@ class Pfw(Authority):
 
     def issuers(self) -> list[Issuer]:
         return [Issuer("pfw", self.keyset("pfw"), "", "/.well-known/openid-configuration", "/jwks", "/oauth2/token")]
+
+    def mint_defaults(self, issuer: Issuer, base: str) -> dict[str, Any]:
+        return {"aud": AUDIENCE}
 
     def demo_lines(self) -> list[str]:
         return [f"client {c.client_id} / {c.secret or '(public)'}" for c in self.config.clients] + [
@@ -250,7 +254,7 @@ class Pfw(Authority):
         session = self.grants.family(family, self.now) or {}
         lifetime = self.config.access_token_lifetime
         claims: dict[str, Any] = {
-            "iss": req.base, "sub": self.subject(user), "aud": "control-center", "azp": client.client_id, "scope": scope,
+            "iss": req.base, "sub": self.subject(user), "aud": AUDIENCE, "azp": client.client_id, "scope": scope,
             "preferred_username": user.username, "accounts": list(user.accounts), "bans": list(user.bans), "sid": family,
             "iat": now, "nbf": now, "exp": now + lifetime, "jti": str(uuid.uuid4()), **self.planned_claims(client.client_id),
         }
@@ -285,6 +289,8 @@ class Pfw(Authority):
             raise TokenInvalid("type", "not a PFW access token")
         if claims.get("iss") not in (*bases, self.default_base()):
             raise TokenInvalid("issuer", "token issued by another PFW issuer")
+        if claims.get("aud") != AUDIENCE:  # found by the JWT attack catalogue: a token of another audience was taken
+            raise TokenInvalid("audience", f"aud {claims.get('aud')!r} is not {AUDIENCE}")
         if self.grants.family(str(claims.get("sid")), self.now) is None:
             raise TokenInvalid("session", "the sign-in ended (a code or refresh token was replayed)")
         return claims

@@ -228,6 +228,44 @@ def gateway_token(mockidp: Any, http: httpx.Client) -> Baseline:
     return from_token(mockidp, "opengateway", token)
 
 
+OG_GATEWAY = "/opengateway/apigateway"
+SIM_SWAP = "dpv:FraudPreventionAndDetection#sim-swap"
+
+
+def opengateway_assertion(mockidp: Any, http: httpx.Client) -> Baseline:
+    """CAMARA's private_key_jwt (at most 300 s of lifetime): an app registered here with the committed development
+    key of the Avaya JWT client as its JWKS."""
+    key, public, _ = pem_key("avaya-demo-jwt-client")
+    mockidp.control.world_add("opengateway/apps", {"client_id": "jwt-app", "purposes": [SIM_SWAP],
+                                                   "jwks": {"keys": [{**key.as_dict(private=False), "kid": "jwt-app-1"}]}})
+    now = int(mockidp.engine.clock.now())
+    claims = {"iss": "jwt-app", "sub": "jwt-app", "aud": mockidp.url + OG_GATEWAY, "iat": now, "exp": now + 60}
+    return Baseline({"alg": "RS256", "typ": "JWT", "kid": "jwt-app-1"}, claims, key, public)
+
+
+PFW_SPA, PFW_CALLBACK = "demo-control-center-spa", "http://localhost:8080/callback"
+
+
+def pfw_token(mockidp: Any, http: httpx.Client) -> Baseline:
+    """A PFW access token from its real flow: the login page's demo-user button, then the code with PKCE."""
+    verifier = "v" * 64
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    page = http.post("/pfw/oauth2/authorize", data={"response_type": "code", "client_id": PFW_SPA, "redirect_uri": PFW_CALLBACK, "scope": "openid",
+                                                    "code_challenge": challenge, "code_challenge_method": "S256", "demo_user": "demo-billing-user"})
+    assert page.status_code == 302, page.text
+    code = httpx.URL(page.headers["location"]).params["code"]
+    resp = http.post("/pfw/oauth2/token", data={"grant_type": "authorization_code", "client_id": PFW_SPA, "code": code,
+                                                "redirect_uri": PFW_CALLBACK, "code_verifier": verifier})
+    assert resp.status_code == 200, resp.text
+    return from_token(mockidp, "pfw", resp.json()["access_token"])
+
+
+def apigee_token(mockidp: Any, http: httpx.Client) -> Baseline:
+    resp = http.post("/lumen/oauth/token", data={"grant_type": "client_credentials"}, auth=("demo-apigee-consumer-key", "demo-apigee-consumer-secret"))
+    assert resp.status_code == 200, resp.text
+    return from_token(mockidp, "lumen", resp.json()["access_token"])
+
+
 def ok(resp: httpx.Response) -> bool:
     return resp.status_code == 200
 
@@ -256,6 +294,15 @@ POINTS = [
           lambda m, h, t: h.post("/lumen/oauth/v2/token", data={"grant_type": "client_credentials", "client_id": LUMEN_APP[0], "client_assertion_type": JWT_BEARER, "client_assertion": t}), ok),
     Point("Lumen: API (LIAM bearer token)", "bearer", liam_token,
           lambda m, h, t: h.get("/lumen/Customer/v1/customerAccount", headers={"authorization": f"Bearer {t}"}), ok),
+    Point("Open Gateway: private_key_jwt client assertion (bc-authorize)", "assertion", opengateway_assertion,
+          lambda m, h, t: h.post(OG_GATEWAY + "/bc-authorize", data={"login_hint": "tel:+34655555555", "purpose": SIM_SWAP, "client_id": "jwt-app",
+                                                                       "client_assertion_type": JWT_BEARER, "client_assertion": t}), ok),
+    Point("PFW: userinfo", "bearer", pfw_token,
+          lambda m, h, t: h.get("/pfw/oauth2/userinfo", headers={"authorization": f"Bearer {t}"}), ok),
+    Point("Lumen: API (PFW bearer token)", "bearer", pfw_token,
+          lambda m, h, t: h.get("/lumen/ControlCenter/v1/accounts", headers={"authorization": f"Bearer {t}"}), ok),
+    Point("Lumen: API (APIGEE bearer token)", "bearer", apigee_token,
+          lambda m, h, t: h.get("/lumen/Legacy/v1/customerAccount", headers={"authorization": f"Bearer {t}"}), ok),
     Point("Open Gateway: SIM swap API (CAMARA)", "bearer", gateway_token,
           lambda m, h, t: h.post("/opengateway/sim-swap/v0/check", json={"phoneNumber": "+34655555555", "maxAge": 240}, headers={"authorization": f"Bearer {t}"}),
           ok),
