@@ -207,6 +207,8 @@ class EntraBrowser:
             return graph_error("InvalidAuthenticationToken", "Lifetime validation failed, the token is expired." if exc.reason == "expired" else "Access token validation failure.")
         if claims.get("aud") not in (GRAPH_APP_ID, "https://graph.microsoft.com"):
             return graph_error("InvalidAuthenticationToken", "Access token validation failure. Invalid audience.")
+        if claims.get("iss") not in entra.known_issuers(req, tenant):  # found by the JWT attack catalogue: any iss was taken
+            return graph_error("InvalidAuthenticationToken", "Access token validation failure. Invalid issuer.")
         user = next((u for u in tenant.users if u.object_id == claims.get("oid")), None)
         if user is None:
             return graph_error("InvalidAuthenticationToken", "Access token validation failure.")

@@ -266,6 +266,22 @@ def apigee_token(mockidp: Any, http: httpx.Client) -> Baseline:
     return from_token(mockidp, "lumen", resp.json()["access_token"])
 
 
+ENTRA_WEB_APP, ENTRA_CALLBACK = "22222222-2222-2222-2222-222222222222", "http://localhost/signin-oidc"
+
+
+def entra_graph_token(mockidp: Any, http: httpx.Client) -> Baseline:
+    """A Microsoft Graph token (what `openid profile` alone gets) from the real sign-in and code redemption."""
+    page = http.post(f"/entra/{ENTRA_TENANT}/oauth2/v2.0/authorize", data={
+        "response_type": "code", "client_id": ENTRA_WEB_APP, "redirect_uri": ENTRA_CALLBACK, "scope": "openid profile",
+        "demo_user": "demo.user@fivedegrees-demo.onmicrosoft.com"})
+    assert page.status_code == 302, page.text
+    code = httpx.URL(page.headers["location"]).params["code"]
+    resp = http.post(ENTRA_TOKEN, data={"grant_type": "authorization_code", "client_id": ENTRA_WEB_APP, "client_secret": "demo-app-secret",
+                                        "code": code, "redirect_uri": ENTRA_CALLBACK, "scope": "openid profile"})
+    assert resp.status_code == 200, resp.text
+    return from_token(mockidp, "entra", resp.json()["access_token"])
+
+
 def ok(resp: httpx.Response) -> bool:
     return resp.status_code == 200
 
@@ -290,6 +306,8 @@ POINTS = [
                                                     "scope": "api://fivedegrees-demo-api/.default", "client_assertion_type": JWT_BEARER, "client_assertion": t}), ok),
     Point("Entra: API Management gate (validate-jwt)", "bearer", entra_app_token,
           lambda m, h, t: h.get("/entra/apim/fivedegrees/orders", headers={"authorization": f"Bearer {t}"}), ok),
+    Point("Entra: Microsoft Graph userinfo", "bearer", entra_graph_token,
+          lambda m, h, t: h.get("/entra/oidc/userinfo", headers={"authorization": f"Bearer {t}"}), ok),
     Point("Lumen: LIAM token endpoint, B2C token as client_assertion", "assertion", b2c_token,
           lambda m, h, t: h.post("/lumen/oauth/v2/token", data={"grant_type": "client_credentials", "client_id": LUMEN_APP[0], "client_assertion_type": JWT_BEARER, "client_assertion": t}), ok),
     Point("Lumen: API (LIAM bearer token)", "bearer", liam_token,
