@@ -82,7 +82,8 @@ class AvayaBrowser:
         return redirect_with(redirect_uri, {"state": state, "session_state": session["sid"], "iss": iss, "code": code})
 
     def logout_page(self, realm: Realm, req: Request) -> Reply:
-        """RP-initiated logout (GET), in the order of Keycloak's LogoutEndpoint.logout: a post_logout_redirect_uri
+        """RP-initiated logout (GET), in the order of Keycloak's LogoutEndpoint.logout (texts: the login theme's
+        messages_en.properties, missingParameterMessage / invalidParameterMessage / invalidRedirectUriMessage): a post_logout_redirect_uri
         needs a client (`client_id` or `id_token_hint`, else "Missing parameters: id_token_hint"); a hint must be an
         ID token of this realm (else "Invalid parameter: id_token_hint"), for the client_id if both are given; the
         URI must match the client's post-logout redirect URIs (else "Invalid redirect uri"). Only then does the
