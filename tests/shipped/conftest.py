@@ -82,18 +82,22 @@ def _build(root: Path) -> Shipped:
     _source_tree(src)
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check"]
     _run([*pip, "wheel", "--quiet", "--no-deps", "--wheel-dir", str(root / "wheel"), str(src)], root)
-    # The sdist through the PEP 517 hook of the backend pyproject names (pip builds no sdists), then a wheel from it.
+    # The sdist, and a wheel from the unpacked sdist, through the PEP 517 hooks of the backend pyproject names
+    # (pip builds no sdists).
     requires = tomllib.loads((src / "pyproject.toml").read_text())["build-system"]["requires"]
     _run([*pip, "install", "--quiet", "--target", str(root / "backend"), *requires], root)
-    hook = "import sys; from setuptools import build_meta; print(build_meta.build_sdist(sys.argv[1]))"
-    _run([sys.executable, "-c", hook, str(root / "sdist")], src, env={**os.environ, "PYTHONPATH": str(root / "backend")})
+    backend = {**os.environ, "PYTHONPATH": str(root / "backend")}
+    hook = "import sys; from setuptools import build_meta as b; print(getattr(b, sys.argv[1])(sys.argv[2]))"
+    _run([sys.executable, "-c", hook, "build_sdist", str(root / "sdist")], src, env=backend)
     sdist = _only(root / "sdist", "*.tar.gz")
-    _run([*pip, "wheel", "--quiet", "--no-deps", "--wheel-dir", str(root / "wheel-from-sdist"), str(sdist)], root)
+    shutil.unpack_archive(sdist, root / "unpacked")
+    _run([sys.executable, "-c", hook, "build_wheel", str(root / "wheel-from-sdist")], _only(root / "unpacked", "mockidp-*"), env=backend)
+    # A fresh venv; this suite's pip installs into it (`pip --python`), which spares the venv a pip of its own.
     venv = root / "venv"
-    _run([sys.executable, "-m", "venv", str(venv)], root)
+    _run([sys.executable, "-m", "venv", "--without-pip", str(venv)], root)
     wheel = _only(root / "wheel", "*.whl")
     pins = [f"{name}=={metadata.version(name)}" for name in CLIENT_DEPS]
-    _run([str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+    _run([*pip, "--python", str(venv / "bin" / "python"), "install", "--quiet",
           "--constraint", str(src / "constraints.txt"), str(wheel), *pins], root)
     return Shipped(root, wheel, sdist, _only(root / "wheel-from-sdist", "*.whl"), venv)
 
