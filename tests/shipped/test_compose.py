@@ -107,6 +107,13 @@ def test_the_service_serves_its_health_check_passes_and_the_example_client_gets_
         health = [re.sub(r"'(/[^']*)'", lambda m: repr(_prefix(m.group(1), root)), a) for a in health]
         checked = subprocess.run([str(shipped.bin("python")), *health[1:]], cwd=cwd, env=shipped.env(**env), capture_output=True, text=True, timeout=30)
         assert checked.returncode == 0, checked.stderr
+        # The image's own HEALTHCHECK too (it finds the CA through MOCKIDP_STATE_DIR, prefixed above).
+        image_check = re.search(r"^HEALTHCHECK (?:[^\n]*\\\n)*\s*CMD (\[[^\n]*\])$", _dockerfile_final_stage(), re.M)
+        assert image_check is not None
+        image_health = json.loads(image_check.group(1))
+        assert image_health[0] == "python"
+        checked = subprocess.run([str(shipped.bin("python")), *image_health[1:]], cwd=cwd, env=shipped.env(**env), capture_output=True, text=True, timeout=30)
+        assert checked.returncode == 0, checked.stderr
         # The example client's curl, its CA read from the named volume under its own root; the real hostname is
         # connected to the loopback port (the network alias's job in compose).
         args = [_prefix(a, client_root) for a in client["command"]]
@@ -119,3 +126,42 @@ def test_the_service_serves_its_health_check_passes_and_the_example_client_gets_
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def _dockerfile_final_stage() -> str:
+    return (REPO / "Dockerfile").read_text().split("\nFROM ")[-1]
+
+
+def test_the_image_installs_the_wheel_pinned_runs_as_a_user_and_checks_its_health() -> None:
+    final = _dockerfile_final_stage()
+    install = next(line for line in final.splitlines() if "pip install" in line)
+    assert "--constraint" in install and ".whl" in install and " -e " not in install
+    user = re.findall(r"^USER (\S+)", final, re.M)
+    assert user and user[-1] not in ("root", "0")
+    assert re.search(r"^HEALTHCHECK .*\n?.*CMD", final, re.M) and "/healthz" in final
+    assert "COPY keys" not in final and "ca.key" not in (REPO / "Dockerfile").read_text()
+
+
+def test_constraints_pin_every_runtime_dependency() -> None:
+    """constraints.txt (./run constraints) pins each of pyproject's runtime dependencies, and what they need, to
+    one version that the dependency's own specifier allows."""
+    import tomllib
+
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    pins = {}
+    for line in (REPO / "constraints.txt").read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            name, _, version = line.partition("==")
+            assert version, f"not a pin: {line!r}"
+            pins[canonicalize_name(name)] = version.strip()
+    linux = {"sys_platform": "linux", "platform_system": "Linux", "os_name": "posix", "extra": ""}
+    for text in tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]:
+        req = Requirement(text)
+        if req.marker is not None and not req.marker.evaluate(linux):
+            continue
+        name = canonicalize_name(req.name)
+        assert name in pins, f"constraints.txt does not pin {req.name} (run ./run constraints)"
+        assert req.specifier.contains(pins[name], prereleases=True), f"{name}=={pins[name]} is outside {req}"
+    assert len(pins) > len(tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"])  # the closure too
