@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-from mockidp.engine import REPO_KEYS, Engine, default_state_dir
+from mockidp.engine import PACKAGE_KEYS, Engine, default_state_dir
 from mockidp.world import WorldError, load_world
 
 
@@ -87,11 +87,20 @@ def cmd_token(args: argparse.Namespace) -> int:
     return 0
 
 
+def _in_checkout() -> bool:
+    """True when the package runs from a source tree (pyproject.toml beside it: `pip install -e`, `python -m`)."""
+    return (PACKAGE_KEYS.parent.parent.parent / "pyproject.toml").is_file()
+
+
 def cmd_keys_generate(args: argparse.Namespace) -> int:
     """Write every issuer's signing key of the world into DIR (committed development keys), plus demo client certs."""
     from mockidp.keys import generate_private_key, self_signed_certificate, write_key_files
 
-    out = Path(args.dir)
+    if args.dir is None and not _in_checkout():
+        # An installed package's keys are package data: rewriting them in site-packages would change every user's.
+        print("error: --dir DIR is required outside a mockidp checkout (the installed package's keys are read-only)", file=sys.stderr)
+        return 2
+    out = Path(args.dir) if args.dir is not None else PACKAGE_KEYS
     for stem, cn in (("avaya-demo-jwt-client", "demo-jwt-client"), ("entra-demo-cert-app", "33333333-3333-3333-3333-333333333333")):
         if not (out / f"{stem}.crt.pem").exists() or args.force:
             key = generate_private_key("RS256")
@@ -111,7 +120,7 @@ def parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     s = sub.add_parser("serve", help="serve every authority of a world over HTTPS")
-    s.add_argument("--world", default=_env("MOCKIDP_WORLD"), help="world file (TOML); default: the built-in default world")
+    s.add_argument("--world", default=_env("MOCKIDP_WORLD"), help="world file (TOML), or a built-in world's name (default, avaya, fivedegrees, lumen, opengateway); default: the default world")
     s.add_argument("--host", default=_env("MOCKIDP_HOST", "127.0.0.1"))
     # String defaults from the environment: argparse converts them only when `serve` runs, and a bad value is then
     # a usage error naming the flag, not a traceback of every subcommand.
@@ -125,7 +134,7 @@ def parser() -> argparse.ArgumentParser:
 
     w = sub.add_parser("world", help="world files").add_subparsers(dest="world_command", required=True)
     c = w.add_parser("check", help="validate a world file")
-    c.add_argument("file")
+    c.add_argument("file", help="world file (TOML), or a built-in world's name")
     c.set_defaults(func=cmd_world_check)
 
     t = sub.add_parser("token", help="mint a token from an authority (for curl users)")
@@ -138,8 +147,8 @@ def parser() -> argparse.ArgumentParser:
     t.set_defaults(func=cmd_token)
 
     k = sub.add_parser("keys", help="signing keys").add_subparsers(dest="keys_command", required=True)
-    g = k.add_parser("generate", help="write the world's development keys (what keys/ holds)")
-    g.add_argument("--dir", default=str(REPO_KEYS))
+    g = k.add_parser("generate", help="write the world's development keys (what mockidp/data/keys holds)")
+    g.add_argument("--dir", default=None, help="where to write them (default in a checkout: mockidp/data/keys; required elsewhere)")
     g.add_argument("--world", default=None)
     g.add_argument("--force", action="store_true")
     g.set_defaults(func=cmd_keys_generate)

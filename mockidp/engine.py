@@ -27,7 +27,9 @@ from mockidp.world import World, load_world
 log = logging.getLogger("mockidp")
 
 AUTHORITY_CLASSES: tuple[type[Authority], ...] = (Avaya, Entra, B2C, Lumen, Pfw, OpenGateway)
-REPO_KEYS = Path(__file__).resolve().parent.parent / "keys"
+# Development signing keys ship as package data, so an installed wheel signs with the same keys as a checkout.
+PACKAGE_KEYS = Path(__file__).resolve().parent / "data" / "keys"
+REPO_KEYS = PACKAGE_KEYS  # the name before the keys moved into the package
 
 
 def default_state_dir() -> Path:
@@ -54,7 +56,7 @@ class Engine:
         self.state_dir = state_dir or default_state_dir()
         self.clock = Clock()
         self.store: Store = store or MemoryStore()
-        self.keys = KeyStore(key_dirs if key_dirs is not None else [REPO_KEYS], self.state_dir / "keys")
+        self.keys = KeyStore(key_dirs if key_dirs is not None else [PACKAGE_KEYS], self.state_dir / "keys")
         self.journal = Journal(self.store, self.world.server.journal_size)
         self.faults = FaultPlan()
         self.claims = ClaimsPlan()

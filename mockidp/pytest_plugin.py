@@ -6,8 +6,9 @@ Override the settings fixtures in a conftest.py (pytest-httpserver style):
     def mockidp_world_file():
         return "tests/my_world.toml"
 
-Per test, `@pytest.mark.mockidp(world=..., faults=[...], claims=[...])` loads another world (a file path or a
-dict in world-file shape) and plans faults or claims before the test runs.
+Per test, `@pytest.mark.mockidp(world=..., faults=[...], claims=[...])` loads another world (a file path relative to
+the test file, the name of a built-in world such as "avaya", or a dict in world-file shape) and plans faults or claims
+before the test runs. `mockidp_world_file` may name a built-in world too.
 
 A server error inside mockidp during a test, or a planned fault that no request consumed, fails that test.
 """
@@ -163,7 +164,7 @@ class MockIdp:
 
 @pytest.fixture(scope="session")
 def mockidp_world_file() -> str | None:
-    """The world file to serve; None for the built-in default world."""
+    """The world file to serve (a path, or a built-in world's name such as "avaya"); None for the default world."""
     return None
 
 
@@ -192,7 +193,7 @@ def _apply_marker(request: pytest.FixtureRequest, idp: MockIdp) -> None:
         return
     world = marker.kwargs.get("world")
     if world is not None:
-        idp.engine.use_world(parse_world(world, f"@mockidp marker of {request.node.nodeid}") if isinstance(world, dict) else load_world(Path(request.node.path).parent / world))
+        idp.engine.use_world(parse_world(world, f"@mockidp marker of {request.node.nodeid}") if isinstance(world, dict) else load_world(world, relative_to=Path(request.node.path).parent))
     for fault in marker.kwargs.get("faults", ()):
         idp.control.add_fault(**fault)
     for plan in marker.kwargs.get("claims", ()):
@@ -255,4 +256,4 @@ def mockidp_asgi_transport(mockidp_inprocess_engine: Engine) -> Iterator[Any]:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "mockidp(world=None, faults=(), claims=()): load a world (file path relative to the test file, or a dict) and plan faults/claims for one test")
+    config.addinivalue_line("markers", "mockidp(world=None, faults=(), claims=()): load a world (file path relative to the test file, a built-in world's name, or a dict) and plan faults/claims for one test")

@@ -20,6 +20,8 @@ from mockidp.authorities.opengateway import OpenGatewayWorld
 from mockidp.authorities.pfw import PfwWorld
 
 DEFAULT_WORLD = Path(__file__).with_name("default_world.toml")
+# Ready worlds shipped as package data, so `--world avaya` works from a wheel as well as from a checkout.
+BUILTIN_WORLDS = Path(__file__).parent / "data" / "worlds"
 T = TypeVar("T")
 
 
@@ -49,8 +51,28 @@ class World:
     source: str = field(default="<memory>", metadata={"internal": True})
 
 
-def load_world(path: str | Path | None = None) -> World:
-    path = Path(path) if path else DEFAULT_WORLD
+def builtin_worlds() -> dict[str, Path]:
+    """The built-in worlds by name: `default` (the default world) and every file of mockidp/data/worlds."""
+    return {"default": DEFAULT_WORLD, **{p.stem: p for p in sorted(BUILTIN_WORLDS.glob("*.toml"))}}
+
+
+def resolve_world(name: str | Path, relative_to: Path | None = None) -> Path:
+    """A world file's path: `name` as a path (relative to `relative_to` when given), else, when `name` is a bare
+    name (no path separator, no `.toml`) that is no existing file, the built-in world of that name."""
+    path = Path(name)
+    if relative_to is not None and not path.is_absolute():
+        path = relative_to / path
+    text = str(name)
+    if path.exists() or "/" in text or "\\" in text or text.endswith(".toml"):
+        return path
+    builtin = builtin_worlds().get(text)
+    if builtin is None:
+        raise WorldError(text, "", f"no such file, and no built-in world of that name (built-in worlds: {', '.join(builtin_worlds())})")
+    return builtin
+
+
+def load_world(path: str | Path | None = None, *, relative_to: Path | None = None) -> World:
+    path = resolve_world(path, relative_to) if path else DEFAULT_WORLD
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:

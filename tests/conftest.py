@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from mockidp.engine import Engine
+from mockidp.engine import PACKAGE_KEYS, Engine
 from mockidp.server import MockIdpServer
 
 pytest_plugins = ["pytester"]
 
 REPO = Path(__file__).resolve().parent.parent
-KEYS = REPO / "keys"
+KEYS = PACKAGE_KEYS  # the development keys, package data (mockidp/data/keys)
 
 
 @pytest.fixture

@@ -171,9 +171,9 @@ def test_service_account_claims(http) -> None:  # type: ignore[no-untyped-def]
     assert claims["realm_access"] == {"roles": ["default-roles-demo-account", "interactions:read"]}
 
 
-@pytest.mark.mockidp(world="../fixtures/avaya.toml")
+@pytest.mark.mockidp(world="avaya")
 def test_resource_access_from_a_scope(http) -> None:  # type: ignore[no-untyped-def]
-    """fixtures/avaya.toml's `routing` scope maps to client roles of routing-api: resource_access, and aud."""
+    """The built-in avaya world's `routing` scope maps to client roles of routing-api: resource_access, and aud."""
     without = get_token(http, grant_type="client_credentials")["access_token"]
     assert "resource_access" not in claims_of(without)
     assert call(http, without, "/v1/routing/queues/1", "PUT").status_code == 403
@@ -184,9 +184,9 @@ def test_resource_access_from_a_scope(http) -> None:  # type: ignore[no-untyped-
     assert call(http, token, "/v1/routing/queues/1", "PUT").status_code == 200
 
 
-@pytest.mark.mockidp(world="../fixtures/avaya.toml")
+@pytest.mark.mockidp(world="avaya")
 def test_stock_keycloak_realm_settings(http) -> None:  # type: ignore[no-untyped-def]
-    """fixtures/avaya.toml's eu-account: its own lifespans, no refresh token with client credentials."""
+    """The built-in avaya world's eu-account: its own lifespans, no refresh token with client credentials."""
     answer = http.post("/avaya/auth/realms/eu-account/protocol/openid-connect/token",
                        data={"grant_type": "client_credentials", "client_id": "eu-client", "client_secret": "eu-client-secret"}).json()
     assert list(answer) == ["access_token", "expires_in", "refresh_expires_in", "token_type", "not-before-policy", "scope"]

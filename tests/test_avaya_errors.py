@@ -1,7 +1,7 @@
 """Every failure of the Avaya A&A token endpoint (seed 001's rows and Keycloak's, shared/reference/keycloak.md):
 status, `error` and `error_description` exactly, and `Cache-Control: no-store`.
 
-These tests serve fixtures/avaya.toml (the richer Avaya world: a disabled client and user, clients without a grant,
+These tests serve the built-in avaya world (mockidp/data/worlds/avaya.toml: the richer Avaya world: a disabled client and user, clients without a grant,
 a second confidential client, a suspended account) through the session's server, via the plugin's marker."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-pytestmark = pytest.mark.mockidp(world="../fixtures/avaya.toml")
+pytestmark = pytest.mark.mockidp(world="avaya")
 
 REALM = "/avaya/auth/realms/demo-account"
 TOKEN = REALM + "/protocol/openid-connect/token"

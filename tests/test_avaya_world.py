@@ -1,14 +1,13 @@
-"""The Avaya section of a world file: fixtures/avaya.toml loads, and each cross-reference mistake is named."""
+"""The Avaya section of a world file: the built-in avaya world (mockidp/data/worlds/avaya.toml) loads, and each cross-reference mistake is named."""
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 
-from mockidp.world import WorldError, load_world, parse_world
+from mockidp.world import BUILTIN_WORLDS, WorldError, load_world, parse_world
 
-FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "avaya.toml"
+FIXTURE = BUILTIN_WORLDS / "avaya.toml"
 
 
 def test_the_avaya_fixture_loads() -> None:

@@ -15,7 +15,9 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-KEYS = Path(__file__).resolve().parent.parent / "keys"
+from mockidp.engine import PACKAGE_KEYS
+
+KEYS = PACKAGE_KEYS  # the development keys, package data (mockidp/data/keys)
 TENANT = "11111111-1111-1111-1111-111111111111"
 DOMAIN = "fivedegrees-demo.onmicrosoft.com"
 SECRET_APP, SECRET = "22222222-2222-2222-2222-222222222222", "demo-app-secret"

@@ -11,14 +11,13 @@ import pytest
 
 from mockidp.engine import Engine
 from mockidp.server import MockIdpServer
-from mockidp.world import WorldError, load_world
+from mockidp.world import BUILTIN_WORLDS, WorldError, load_world
 
-REPO = Path(__file__).resolve().parent.parent
 TENANT = "11111111-1111-1111-1111-111111111111"
 
 
 def test_fixture_world_serves_the_gate_and_refuses_a_read_only_client(tmp_path: Path) -> None:
-    engine = Engine(load_world(REPO / "fixtures" / "fivedegrees.toml"), state_dir=tmp_path)
+    engine = Engine(load_world(BUILTIN_WORLDS / "fivedegrees.toml"), state_dir=tmp_path)
     with MockIdpServer(engine, state_dir=tmp_path) as server, httpx.Client(base_url=server.url, verify=ssl.create_default_context(cafile=str(server.ca_bundle))) as http:
         def token(client_id: str, secret: str) -> str:
             response = http.post(f"/entra/{TENANT}/oauth2/v2.0/token", data={"client_id": client_id, "client_secret": secret,

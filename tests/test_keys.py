@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import re
+import subprocess
 import time
 from pathlib import Path
 
 import jwt as pyjwt
 import pytest
+from cryptography import x509
 
+from mockidp.engine import PACKAGE_KEYS
 from mockidp.keys import KeySet, KeyStore, SigningKey
 from mockidp.tokens import TokenInvalid, sign, verify
 
@@ -99,11 +103,30 @@ def test_verify_refuses_alg_switch_and_unknown_kid(tmp_path: Path) -> None:
 
 
 def test_committed_development_keys_differ_per_issuer() -> None:
-    keys_dir = Path(__file__).resolve().parent.parent / "keys"
+    keys_dir = PACKAGE_KEYS
     pems = sorted(keys_dir.glob("*.key.pem"))
     assert len(pems) >= 6
     assert len({p.read_bytes() for p in pems}) == len(pems)
     assert "DEVELOPMENT-ONLY" in (keys_dir / "README.md").read_text()
+
+
+def test_no_ca_key_and_no_private_key_outside_the_development_keys_is_in_git() -> None:
+    """Whoever holds a CA key that clients trust can mint a certificate for any name they accept (issue 15): the
+    local CA is generated per installation, so git holds no CA, and private keys only in mockidp/data/keys."""
+    repo = Path(__file__).resolve().parent.parent
+    tracked = subprocess.run(["git", "ls-files", "-z"], cwd=repo, capture_output=True, check=True).stdout.decode().split("\0")
+    files = [repo / f for f in tracked if f and (repo / f).is_file()]
+    private = re.compile(rb"^-----BEGIN [A-Z ]*PRIVATE KEY-----\r?\n[A-Za-z0-9+/=]{40,}", re.M)
+    keys = [p for p in files if private.search(p.read_bytes())]
+    assert keys and all(p.parent == PACKAGE_KEYS for p in keys), [str(p) for p in keys if p.parent != PACKAGE_KEYS]
+    for path in (p for p in files if p.suffix in (".pem", ".crt") and b"CERTIFICATE-----" in p.read_bytes()):
+        for cert in x509.load_pem_x509_certificates(path.read_bytes()):
+            try:
+                is_ca = cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+            except x509.ExtensionNotFound:
+                is_ca = False
+            assert not is_ca, f"{path} holds a CA certificate"
+    assert not any("ca.key" in f or f.startswith("keys/ca/") for f in tracked)
 
 
 def test_signing_key_generate_is_independent() -> None:

@@ -101,9 +101,9 @@ def test_unknown_route(http, liam) -> None:  # type: ignore[no-untyped-def]
 
 
 
-@pytest.mark.mockidp(world="../fixtures/lumen.toml")
+@pytest.mark.mockidp(world="lumen")
 def test_fixture_world_second_customer(http) -> None:  # type: ignore[no-untyped-def]
-    """fixtures/lumen.toml's second customer: its own BAN and a 300 s lifetime; the demo BANs are not its."""
+    """The built-in lumen world's second customer: its own BAN and a 300 s lifetime; the demo BANs are not its."""
     client = ("5a5a5a5a-0000-0000-0000-000000000002", "second-customer-secret")
     body = http.post("/lumen/oauth/v2/token", data=GRANT, auth=client).json()
     assert body["expires_in"] == "300"

@@ -65,11 +65,9 @@ def test_time_rules_and_runtime_decisions() -> None:
 
 
 def test_the_fixture_world_loads() -> None:
-    from pathlib import Path
+    from mockidp.world import BUILTIN_WORLDS, load_world
 
-    from mockidp.world import load_world
-
-    world = load_world(Path(__file__).resolve().parent.parent / "fixtures" / "opengateway.toml")
+    world = load_world(BUILTIN_WORLDS / "opengateway.toml")
     modes = {a.client_id: a.delivery_mode for a in world.opengateway.apps}
     assert modes["ping-app"] == "ping" and modes["push-app"] == "push"
     assert {s.consent for s in world.opengateway.subscribers} == {"grant", "deny", "never", "refuse"}

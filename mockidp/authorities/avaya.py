@@ -13,6 +13,7 @@ import hashlib
 import hmac
 from collections.abc import Callable
 from functools import cached_property, partial
+from typing import ClassVar
 
 from mockidp.authorities.avaya_browser import AvayaBrowser
 from mockidp.authorities.avaya_tokens import CODE, CODE_SPENT, NO_STORE, AvayaTokens, kc_error
@@ -74,7 +75,12 @@ class Avaya(Authority):
     prefix = "/avaya"
     host_patterns = (r"[a-z0-9-]+\.cc\.avayacloud\.com",)  # seed 001: https://REGION.cc.avayacloud.com
     cert_hostnames = ("*.cc.avayacloud.com",)
+    # Any REGION routes here; these are the names docker-compose gives as aliases (a DNS alias is no wildcard).
+    alias_regions: ClassVar[tuple[str, ...]] = ("eu1", "na1")
     config: AvayaWorld
+
+    def real_hostnames(self) -> list[str]:
+        return [f"{region}.cc.avayacloud.com" for region in self.alias_regions]
 
     def load(self) -> None:
         self.realms = {r.account_id: Realm(r, partial(self.keyset, f"realm-{r.account_id}", r.alg)) for r in self.config.realms}

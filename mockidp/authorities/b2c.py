@@ -71,6 +71,9 @@ class B2C(Authority):
     cert_hostnames = ('*.b2clogin.com',)
     config: B2CWorld
 
+    def real_hostnames(self) -> list[str]:
+        return [f"{t.name.lower()}.b2clogin.com" for t in self.config.tenants]  # {tenant}.b2clogin.com, one per tenant
+
     def load(self) -> None:
         # Built whole, then assigned (as Entra's tables): a request on another event loop sees old or new, never half.
         tenants = {t.name.lower(): t for t in self.config.tenants}

@@ -82,6 +82,11 @@ class Authority:
         """The base URL outside of a request (CLI minting, the plugin): the engine's, plus the prefix."""
         return self.engine.base_url.rstrip("/") + self.prefix
 
+    def real_hostnames(self) -> list[str]:
+        """Concrete real hostnames routed here, e.g. for docker-compose network aliases (a DNS alias cannot be a
+        wildcard): the fixed names; an authority with a wildcard adds the names its world makes concrete."""
+        return [h for h in self.cert_hostnames if not h.startswith("*.")]
+
     def matches_host(self, host: str) -> bool:
         return any(re.fullmatch(p, host, re.IGNORECASE) for p in self.host_patterns)
 

@@ -16,11 +16,13 @@ import jwt as pyjwt
 import pytest
 from authlib.oauth2.rfc7523 import PrivateKeyJWT
 
+from mockidp.engine import PACKAGE_KEYS
+
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")  # authlib nudges toward httpx2; the httpx-based clients are what users have
     from authlib.integrations.httpx_client import AsyncOAuth2Client, OAuth2Client
 
-KEYS = Path(__file__).resolve().parents[2] / "keys"
+KEYS = PACKAGE_KEYS  # the development keys, package data (mockidp/data/keys)
 JWT_CLIENT_KEY = (KEYS / "avaya-demo-jwt-client.key.pem").read_text()  # development key of demo-jwt-client
 REDIRECT = "http://127.0.0.1:9/callback"  # never reached: the test reads the Location header, as a browser would follow it
 

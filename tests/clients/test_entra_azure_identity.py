@@ -14,7 +14,9 @@ from azure.core.pipeline.transport import AsyncioRequestsTransport
 from azure.identity import CertificateCredential, ClientSecretCredential
 from azure.identity.aio import CertificateCredential as AioCertificateCredential, ClientSecretCredential as AioClientSecretCredential
 
-KEYS = Path(__file__).resolve().parents[2] / "keys"
+from mockidp.engine import PACKAGE_KEYS
+
+KEYS = PACKAGE_KEYS  # the development keys, package data (mockidp/data/keys)
 TENANT = "11111111-1111-1111-1111-111111111111"
 SECRET_APP, SECRET = "22222222-2222-2222-2222-222222222222", "demo-app-secret"
 CERT_APP = "33333333-3333-3333-3333-333333333333"

@@ -24,11 +24,12 @@ from joserfc import jwt
 from joserfc.jwk import RSAKey
 from joserfc.jws import JWSRegistry
 
+from mockidp.engine import PACKAGE_KEYS
 from mockidp.keys import thumbprints
 from mockidp.tokens import peek
 
 REPO = Path(__file__).resolve().parents[2]
-KEYS = REPO / "keys"
+KEYS = PACKAGE_KEYS  # the development keys, package data (mockidp/data/keys)
 DOC = REPO / "docs" / "hardening.md"
 ATTACKER = RSAKey.generate_key(2048, parameters={"kid": "attacker"})
 ATTACKS = ("valid", "alg_none", "hs256_public_key", "kid_elsewhere", "unknown_kid", "jku", "x5u", "expired", "not_yet_valid",

@@ -18,9 +18,10 @@ import pytest
 from joserfc import jwt
 from joserfc.jwk import RSAKey
 
+from mockidp.engine import PACKAGE_KEYS
 from mockidp.pytest_plugin import MockIdp
 
-KEYS = Path(__file__).resolve().parents[2] / "keys"
+KEYS = PACKAGE_KEYS  # the development keys, package data (mockidp/data/keys)
 RACERS = 50
 AVAYA = "/avaya/auth/realms/demo-account/protocol/openid-connect"
 JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"

@@ -15,7 +15,9 @@ from joserfc.jwk import RSAKey
 
 from hardening.support import credential_pairs, demo_secrets
 
-KEYS = Path(__file__).resolve().parents[2] / "keys"
+from mockidp.engine import PACKAGE_KEYS
+
+KEYS = PACKAGE_KEYS  # the development keys, package data (mockidp/data/keys)
 AVAYA = "/avaya/auth/realms/demo-account/protocol/openid-connect"
 
 
