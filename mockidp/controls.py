@@ -4,13 +4,14 @@
 from __future__ import annotations
 
 import base64
+import copy
 import dataclasses
 import hashlib
 import hmac
 import json
 import uuid
-from pathlib import Path
-from typing import Any, get_args, get_type_hints
+from collections.abc import Callable
+from typing import Any, TypeVar, get_args, get_type_hints
 
 from mockidp.claims import PlannedClaims
 from mockidp.engine import Engine
@@ -19,6 +20,7 @@ from mockidp.keys import SigningKey
 from mockidp.tokens import sign
 from mockidp.world import WorldError, _build, world_as_dict
 
+T = TypeVar("T")
 FORGERIES = (
     "valid", "expired", "not_yet_valid", "wrong_audience", "wrong_issuer", "unknown_key",
     "other_authority_key", "alg_none", "hs256_public_key", "truncated",
@@ -82,41 +84,58 @@ class Control:
 
     def world_add(self, path: str, item: dict[str, Any]) -> dict[str, Any]:
         """Add (or replace, by its key) one item in a list of the world, validated as a world file would be."""
-        world = self.engine.changing_world()
-        parent_path, _, field_name = path.strip("/").rpartition("/")
-        parent = self._walk(parent_path, world)[0] if parent_path else world
-        items = getattr(parent, field_name, None)
-        if not isinstance(items, list):
-            raise ControlError(f"{path} is not a list of the world", 404)
-        item_type = get_args(get_type_hints(type(parent))[field_name])[0]
-        try:
-            built = _build(item_type, item, "control", path)
-        except WorldError as exc:
-            raise ControlError(str(exc)) from exc
-        before = list(items)
-        items[:] = [i for i in items if self._key(i).lower() != self._key(built).lower()] + [built]
-        self._finish(world, path, items, before)
+
+        def add(world: Any) -> dict[str, Any]:
+            parent_path, _, field_name = path.strip("/").rpartition("/")
+            parent = self._walk(parent_path, world)[0] if parent_path else world
+            items = getattr(parent, field_name, None)
+            if not isinstance(items, list):
+                raise ControlError(f"{path} is not a list of the world", 404)
+            item_type = get_args(get_type_hints(type(parent))[field_name])[0]
+            try:
+                built = _build(item_type, item, "control", path)
+            except WorldError as exc:
+                raise ControlError(str(exc)) from exc
+            items[:] = [i for i in items if self._key(i).lower() != self._key(built).lower()] + [built]
+            return built
+
+        built = self._change(path, add)
         return dataclasses.asdict(built)
 
     def world_remove(self, path: str) -> None:
-        world = self.engine.changing_world()
-        parent_path, _, key = path.strip("/").rpartition("/")
-        items, _ = self._walk(parent_path, world)
-        if not isinstance(items, list):
-            raise ControlError(f"{parent_path} is not a list of the world", 404)
-        before = list(items)
-        items.remove(self._item(items, key, path))
-        self._finish(world, path, items, before)
+        def remove(world: Any) -> None:
+            parent_path, _, key = path.strip("/").rpartition("/")
+            items, _ = self._walk(parent_path, world)
+            if not isinstance(items, list):
+                raise ControlError(f"{parent_path} is not a list of the world", 404)
+            items.remove(self._item(items, key, path))
 
-    def _finish(self, world: Any, path: str, items: list[Any], before: list[Any]) -> None:
-        """Validate the changed section as a world file is validated; undo the change if it fails."""
-        section = getattr(world, path.strip("/").split("/")[0])
-        try:
-            section.finish(Path.cwd(), world.server.seed)
-        except ValueError as exc:
-            items[:] = before
-            raise ControlError(str(exc)) from exc
-        self.engine.world_changed()
+        self._change(path, remove)
+
+    def _change(self, path: str, change: Callable[[Any], T]) -> T:
+        """All or nothing: `change` edits a copy of the world section `path` is in; the copy is validated as a world
+        file is (with no file reads: key material over this API is inline only), then every authority loads from
+        it aside. Only then does it replace the world in force; any failure leaves that world as it was."""
+        name = path.strip("/").split("/")[0]
+        with self.engine.world_lock:
+            current = self.engine.world
+            section = getattr(current, name, None)
+            if not dataclasses.is_dataclass(section):
+                raise ControlError(f"no world section {name!r}", 404)
+            candidate = copy.copy(current)  # the other sections are shared: nothing below changes them
+            setattr(candidate, name, copy.deepcopy(section))
+            result = change(candidate)
+            try:
+                finish = getattr(getattr(candidate, name), "finish", None)
+                if finish is not None:
+                    finish(None, candidate.server.seed)
+                self.engine.replace_world(candidate)
+            except ControlError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - whatever an authority cannot load from the caller's data is a 400
+                message = str(exc) if isinstance(exc, ValueError) else f"{type(exc).__name__}: {exc}"
+                raise ControlError(f"the changed world does not load: {message}") from exc
+            return result
 
     # --- faults, claims, time, journal ---------------------------------------------------------------
     def add_fault(self, **fields: Any) -> Fault:
