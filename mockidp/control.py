@@ -7,6 +7,7 @@ import traceback
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import anyio.to_thread
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -87,7 +88,11 @@ def control_routes(engine: Engine) -> list[BaseRoute]:
     async def world_part(request: Request) -> Response:
         path = request.path_params["path"]
         if request.method == "POST":
-            return JSONResponse(control.world_add(path, await json_body(request)), 201)
+            added = control.world_add(path, await json_body(request))
+            # A new realm or tenant has a key set no file holds yet: make it now, on a worker thread, rather than on
+            # the event loop at its first request.
+            await anyio.to_thread.run_sync(lambda: [a.issuers() for a in engine.authorities.values()])
+            return JSONResponse(added, 201)
         if request.method == "DELETE":
             control.world_remove(path)
             return Response(status_code=204)
@@ -144,7 +149,9 @@ def control_routes(engine: Engine) -> list[BaseRoute]:
         body = await json_body(request)
         authority, action = request.path_params["authority"], request.path_params["action"]
         if action == "rotate":
-            return JSONResponse(control.rotate_key(authority, body.get("issuer")))
+            keyset = control.keyset(authority, body.get("issuer"))
+            new_key = await anyio.to_thread.run_sync(keyset.new_key)  # generating a key would stall every request
+            return JSONResponse(control.rotate_key(authority, body.get("issuer"), new_key))
         if action == "retire":
             return JSONResponse(control.retire_keys(authority, body.get("issuer"), body.get("kid")))
         raise ControlError("action is rotate or retire", 404)
@@ -153,7 +160,8 @@ def control_routes(engine: Engine) -> list[BaseRoute]:
         body = await json_body(request)
         authority = request.path_params["authority"]
         base = str(request.base_url).rstrip("/") + (engine.authority(authority).prefix if authority in engine.authorities else "")
-        token = control.forge(authority, body.get("claims"), body.get("issuer"), body.get("variant", "valid"), base=body.get("base_url") or base)
+        # On a worker thread: the unknown_key variant generates a key.
+        token = await anyio.to_thread.run_sync(lambda: control.forge(authority, body.get("claims"), body.get("issuer"), body.get("variant", "valid"), base=body.get("base_url") or base))
         return JSONResponse({"token": token, "variant": body.get("variant", "valid"), "variants": list(FORGERIES)}, 201)
 
     async def ciba(request: Request) -> Response:

@@ -16,7 +16,7 @@ from typing import Any, TypeVar, get_args, get_type_hints
 from mockidp.claims import PlannedClaims
 from mockidp.engine import Engine
 from mockidp.faults import Fault
-from mockidp.keys import SigningKey
+from mockidp.keys import KeySet, SigningKey
 from mockidp.tokens import sign
 from mockidp.world import WorldError, _build, world_as_dict
 
@@ -185,9 +185,13 @@ class Control:
             raise ControlError(f"{authority} has no issuer {issuer!r}; known: {', '.join(i.id for i in issuers)}", 404)
         return found
 
-    def rotate_key(self, authority: str, issuer: str | None = None) -> dict[str, Any]:
-        keyset = self._issuer(authority, issuer).keyset
-        new = keyset.rotate()
+    def keyset(self, authority: str, issuer: str | None = None) -> KeySet:
+        return self._issuer(authority, issuer).keyset  # type: ignore[no-any-return]
+
+    def rotate_key(self, authority: str, issuer: str | None = None, new_key: SigningKey | None = None) -> dict[str, Any]:
+        """A new signing key (`new_key`, or one made here); at most keys.MAX_PUBLISHED stay published."""
+        keyset = self.keyset(authority, issuer)
+        new = keyset.rotate(new_key)
         return {"active": new.kid, "published": [k.kid for k in keyset.published]}
 
     def retire_keys(self, authority: str, issuer: str | None = None, kid: str | None = None) -> dict[str, Any]:
