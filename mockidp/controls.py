@@ -9,6 +9,7 @@ import dataclasses
 import hashlib
 import hmac
 import json
+import math
 import uuid
 from collections.abc import Callable
 from typing import Any, TypeVar, get_args, get_type_hints
@@ -25,6 +26,16 @@ FORGERIES = (
     "valid", "expired", "not_yet_valid", "wrong_audience", "wrong_issuer", "unknown_key",
     "other_authority_key", "alg_none", "hs256_public_key", "truncated",
 )
+
+
+MAX_DELAY = 60  # seconds a planned fault may hold a request (the OpenAPI document says the same)
+LATEST = 253402300799  # 9999-12-31T23:59:59Z
+
+
+def _seconds(value: Any, name: str) -> float:
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
+        raise ControlError(f"{name} is a finite number of seconds")
+    return float(value)
 
 
 class ControlError(ValueError):
@@ -144,6 +155,9 @@ class Control:
         if unknown:
             raise ControlError(f"unknown fault field(s) {sorted(unknown)}; allowed: {sorted(allowed)}")
         self._check_authority(fields.get("authority", "*"))
+        delay = fields.get("delay", 0)
+        if not isinstance(delay, (int, float)) or isinstance(delay, bool) or not 0 <= delay <= MAX_DELAY:
+            raise ControlError(f"delay is a number of seconds from 0 to {MAX_DELAY}")
         try:
             return self.engine.faults.add(Fault(**fields))
         except (TypeError, ValueError) as exc:
@@ -159,12 +173,20 @@ class Control:
             raise ControlError(str(exc)) from exc
 
     def advance(self, seconds: float) -> dict[str, Any]:
+        self._instant(self.engine.clock.now() + _seconds(seconds, "advance"))
         self.engine.clock.advance(float(seconds))
         return self.engine.clock.describe()
 
     def set_time(self, instant: float, frozen: bool = False) -> dict[str, Any]:
-        self.engine.clock.set(float(instant), frozen=frozen)
+        self.engine.clock.set(self._instant(_seconds(instant, "set")), frozen=frozen)
         return self.engine.clock.describe()
+
+    @staticmethod
+    def _instant(instant: float) -> float:
+        # Every token's iat/exp is computed from it: keep it a date JWT libraries and datetime can still represent.
+        if not 0 <= instant <= LATEST:
+            raise ControlError(f"the clock must stay between 1970 and 9999 (epoch 0 to {LATEST})")
+        return instant
 
     def journal(self, **filters: Any) -> list[dict[str, Any]]:
         return self.engine.journal.entries(**filters)

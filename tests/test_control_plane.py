@@ -234,6 +234,10 @@ def test_deep_and_huge_json_is_a_400_or_413_never_a_500(mockidp, http) -> None: 
     huge = b'{"claims": {"a": "' + b"x" * (1024 * 1024) + b'"}}'
     assert http.post("/_mockidp/claims", content=huge, headers=JSON).status_code == 413
     assert http.post("/_mockidp/time", content=b'{"advance": NaN}', headers=JSON).status_code == 400
+    # values a handler would take and the next token (or the fault's sleep) would choke on
+    for url, body in (("/_mockidp/time", {"advance": 1e308}), ("/_mockidp/time", {"set": -1e308}), ("/_mockidp/faults", {"delay": 1e308})):
+        assert http.post(url, json=body).status_code == 400, (url, body)
+    assert http.post(TOKEN, data=CC).status_code == 200
     assert mockidp.engine.server_errors == [] and mockidp.engine.claims.pending() == []
 
 
