@@ -303,8 +303,9 @@ def test_healthz_stays_fast_while_keys_are_generated(mockidp) -> None:  # type: 
     for w in workers:
         w.join()
     assert len(rotations) >= 16 and health
-    # While the event loop generated keys, a health check waited for a whole generation (the issue: up to 0.8 s);
-    # on a worker thread it waits for none. Half the median generation is far above a loop that never stalls.
-    slowest = max(health)
+    # While the event loop generated keys, a health check waited for the rest of a generation (the issue: up to
+    # 0.8 s), most of them far longer than a quarter of one; on a worker thread none waits for it. A few may still
+    # be slow on a machine shared with other test runs (the scheduler), never most.
     typical_rotation = sorted(rotations)[len(rotations) // 2]
-    assert slowest < max(0.05, typical_rotation / 2), (slowest, typical_rotation, sorted(health)[-5:])
+    slow = [h for h in health if h > max(0.04, typical_rotation / 4)]
+    assert len(health) >= 10 and len(slow) <= len(health) // 10, (typical_rotation, len(health), sorted(health)[-5:])
