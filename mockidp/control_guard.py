@@ -18,6 +18,7 @@ import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import NamedTuple
 from http.cookies import CookieError, SimpleCookie
 from urllib.parse import parse_qs, urlsplit
 
@@ -76,8 +77,14 @@ def _wildcard(pattern: str) -> re.Pattern[str]:
     return re.compile(r"[a-z0-9-]+".join(re.escape(part) for part in pattern.lower().split("*")))
 
 
-def _error(status: int, description: str, **headers: str) -> dict[str, object]:
-    return {"status": status, "body": {"error": "invalid_request", "error_description": description}, "headers": headers}
+class Refusal(NamedTuple):
+    status: int
+    description: str
+    headers: dict[str, str] = {}
+
+
+def _error(status: int, description: str, **headers: str) -> Refusal:
+    return Refusal(status, description, headers)
 
 
 class ControlGuard:
@@ -115,7 +122,7 @@ class ControlGuard:
             origins.add(_origin(url.scheme, url.netloc))
         return origins
 
-    def check(self, scope: Scope, headers: dict[bytes, bytes]) -> dict[str, object] | None:
+    def check(self, scope: Scope, headers: dict[bytes, bytes]) -> Refusal | None:
         # The Host header itself, never X-Forwarded-Host: a rebinding page may set any header on its "own" origin.
         host = headers.get(b"host", b"").decode("latin-1")
         name, _ = split_host(host)
@@ -170,9 +177,9 @@ class ControlGuard:
         if refused is None:
             await self.app(scope, receive, send)
             return
-        body = jsonbytes.dumps(refused["body"])
-        extra = [(k.encode(), v.encode()) for k, v in refused["headers"].items()]  # type: ignore[attr-defined]
-        await send({"type": "http.response.start", "status": refused["status"],
+        body = jsonbytes.dumps({"error": "invalid_request", "error_description": refused.description})
+        extra = [(k.encode(), v.encode()) for k, v in refused.headers.items()]
+        await send({"type": "http.response.start", "status": refused.status,
                     "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), (b"cache-control", b"no-store"), *extra]})
         await send({"type": "http.response.body", "body": body})
 
