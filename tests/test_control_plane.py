@@ -93,6 +93,19 @@ def test_a_change_no_authority_can_load_leaves_the_world_byte_for_byte(mockidp, 
         assert world(http) == before
 
 
+def test_world_files_keep_their_paths_and_never_quote_a_file(tmp_path: Path) -> None:
+    from mockidp.world import WorldError, load_world
+
+    (tmp_path / "client.crt.pem").write_text(pem_certificate())
+    realm = "[[avaya.realms]]\naccount_id = 'r'\n[[avaya.realms.clients]]\nclient_id = 'c'\ncertificate = '{}'\n"
+    (tmp_path / "ok.toml").write_text(realm.format("client.crt.pem"))
+    assert load_world(tmp_path / "ok.toml").avaya.realms[0].clients[0].certificate.startswith("-----BEGIN CERTIFICATE-----")
+    (tmp_path / "bad.toml").write_text(realm.format("/etc/passwd"))
+    with pytest.raises(WorldError) as info:
+        load_world(tmp_path / "bad.toml")
+    assert "not a PEM X.509 certificate" in str(info.value) and "root:" not in str(info.value)
+
+
 # --- rows 2 and 3: Host, Origin, Content-Type, no CORS --------------------------------------------------------
 
 @pytest.mark.parametrize("host", ["attacker.rebind.example", "attacker.rebind.example:8443", "localhost.evil.example", "127.0.0.1.nip.io", ""])
