@@ -322,3 +322,29 @@ def test_healthz_stays_fast_while_keys_are_generated(mockidp) -> None:  # type: 
     typical_rotation = sorted(rotations)[len(rotations) // 2]
     slow = [h for h in health if h > max(0.04, typical_rotation / 4)]
     assert len(health) >= 10 and len(slow) <= len(health) // 10, (typical_rotation, len(health), sorted(health)[-5:])
+
+
+def test_serve_takes_the_token_from_the_environment_and_prints_the_dashboard_link(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import re
+    import subprocess
+    import sys
+
+    from test_cli import start
+
+    monkeypatch.setenv("MOCKIDP_CONTROL_TOKEN", CONTROL_TOKEN)
+    monkeypatch.setenv("MOCKIDP_ALLOWED_HOSTS", "mockidp-svc")
+    proc, lines = start(["--no-tls", "--allowed-host", "idp-alias"], tmp_path)
+    try:
+        link = re.search(r"dashboard: (http://127\.0\.0\.1:\d+/_mockidp/\?token=\S+)", "\n".join(lines)).group(1)  # type: ignore[union-attr]
+        url = link.split("/_mockidp/")[0]
+        with httpx.Client(base_url=url, follow_redirects=True) as client:
+            assert client.get("/_mockidp/world").status_code == 401
+            assert client.get(link).status_code == 200  # followed the redirect, with the cookie
+            for host in ("mockidp-svc", "idp-alias:80"):
+                assert client.get("/_mockidp/world", headers={"host": host}).status_code == 200
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    monkeypatch.setenv("MOCKIDP_CONTROL_TOKEN", "short")
+    refused = subprocess.run([sys.executable, "-m", "mockidp", "--state-dir", str(tmp_path), "serve", "--port", "0"], capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 2 and "control token" in refused.stderr and "Traceback" not in refused.stderr
