@@ -26,16 +26,8 @@ FORGERIES = (
     "valid", "expired", "not_yet_valid", "wrong_audience", "wrong_issuer", "unknown_key",
     "other_authority_key", "alg_none", "hs256_public_key", "truncated",
 )
-
-
 MAX_DELAY = 60  # seconds a planned fault may hold a request (the OpenAPI document says the same)
-LATEST = 253402300799  # 9999-12-31T23:59:59Z
-
-
-def _seconds(value: Any, name: str) -> float:
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
-        raise ControlError(f"{name} is a finite number of seconds")
-    return float(value)
+LATEST = 253402300799  # 9999-12-31T23:59:59Z: the clock stays where datetime and JWT libraries can follow it
 
 
 class ControlError(ValueError):
@@ -44,6 +36,12 @@ class ControlError(ValueError):
     def __init__(self, message: str, status: int = 400) -> None:
         super().__init__(message)
         self.status = status
+
+
+def _seconds(value: Any, name: str) -> float:
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
+        raise ControlError(f"{name} is a finite number of seconds")
+    return float(value)
 
 
 def _b64(data: bytes) -> str:
@@ -136,13 +134,14 @@ class Control:
             candidate = copy.copy(current)  # the other sections are shared: nothing below changes them
             setattr(candidate, name, copy.deepcopy(section))
             result = change(candidate)
+            finish = getattr(getattr(candidate, name), "finish", None)
             try:
-                finish = getattr(getattr(candidate, name), "finish", None)
                 if finish is not None:
                     finish(None, candidate.server.seed)
+            except ValueError as exc:
+                raise ControlError(str(exc)) from exc
+            try:
                 self.engine.replace_world(candidate)
-            except ControlError:
-                raise
             except Exception as exc:  # noqa: BLE001 - whatever an authority cannot load from the caller's data is a 400
                 message = str(exc) if isinstance(exc, ValueError) else f"{type(exc).__name__}: {exc}"
                 raise ControlError(f"the changed world does not load: {message}") from exc
