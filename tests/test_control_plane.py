@@ -122,6 +122,15 @@ def test_loopback_names_and_real_hostnames_are_served(http, host: str) -> None: 
     assert http.get("/_mockidp/world", headers={"host": host}).status_code == 200
 
 
+@pytest.mark.mockidp(world={"server": {"base_url": "https://idp.example.test", "hostnames": ["*.corp.test"]}})
+def test_the_worlds_own_names_are_served(http) -> None:  # type: ignore[no-untyped-def]
+    for host in ("idp.example.test", "a.corp.test:8443"):
+        assert http.get("/_mockidp/world", headers={"host": host}).status_code == 200, host
+    assert http.get("/_mockidp/world", headers={"host": "a.b.corp.test"}).status_code == 421  # a wildcard is one label
+    # the base URL's origin is the server's own, whatever the Host the proxy in front of it sends
+    assert http.post("/_mockidp/time", json={"advance": 1}, headers={"origin": "https://idp.example.test"}).status_code == 200
+
+
 def test_authority_endpoints_take_any_host(http) -> None:  # type: ignore[no-untyped-def]
     assert http.post(TOKEN, data=CC, headers={"host": "attacker.rebind.example"}).status_code == 200
 
