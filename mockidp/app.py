@@ -9,7 +9,7 @@ import logging
 import re
 import time
 import traceback
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, quote
 
 from starlette.applications import Starlette
@@ -26,6 +26,9 @@ from mockidp.errors import BadRequestBody, OAuthError, server_error
 from mockidp.faults import Fault
 from mockidp.journal import Entry, masked
 from mockidp.request import Reply, Request
+
+if TYPE_CHECKING:
+    from mockidp.control_guard import ControlSettings
 
 MAX_BODY = 1024 * 1024
 HOST = re.compile(r"(?:[A-Za-z0-9_.-]+|\[[0-9A-Fa-f:.]+\])(?::(?:6553[0-5]|655[0-2]\d|65[0-4]\d\d|6[0-4]\d{3}|[1-5]?\d{1,4}))?")
@@ -325,8 +328,10 @@ async def not_found(request: StarletteRequest, exc: Exception) -> Response:
     return JSONResponse({"error": "not_found" if status == 404 else "method_not_allowed", "error_description": f"{text}: {request.method} {request.url.path}"}, status)
 
 
-def build_app(engine: Engine) -> ASGIApp:
+def build_app(engine: Engine, control: ControlSettings | None = None) -> ASGIApp:
+    """`control`: who the control plane (/_mockidp/) answers besides loopback, and its token (control_guard.py)."""
     from mockidp.control import control_routes
+    from mockidp.control_guard import ControlGuard, ControlSettings
     from mockidp.dashboard import dashboard_routes
 
     async def healthz(request: StarletteRequest) -> Response:
@@ -336,9 +341,12 @@ def build_app(engine: Engine) -> ASGIApp:
     routes: list[BaseRoute] = [Route("/healthz", healthz), *control_routes(engine), *dashboard_routes(engine), *endpoints.mounts]
     app = Starlette(routes=routes, exception_handlers={404: not_found, 405: not_found})
     app.state.engine = engine
-    return HostRouting(app, engine, endpoints)
+    return HostRouting(ControlGuard(app, engine, control or ControlSettings()), engine, endpoints)
 
 
 def asgi_app(engine: Engine | None = None) -> Any:
-    """An ASGI app over a fresh (or given) engine, for `uvicorn mockidp.app:asgi_app --factory` and httpx transports."""
-    return build_app(engine or Engine())
+    """An ASGI app over a fresh (or given) engine, for `uvicorn mockidp.app:asgi_app --factory` and httpx transports.
+    The control plane's extra hosts and token come from MOCKIDP_ALLOWED_HOSTS / MOCKIDP_CONTROL_TOKEN, as for serve."""
+    from mockidp.control_guard import ControlSettings
+
+    return build_app(engine or Engine(), ControlSettings.from_env())

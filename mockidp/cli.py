@@ -31,15 +31,26 @@ def _positive(value: str) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from mockidp.server import MockIdpServer
 
+    from mockidp.control_guard import ControlSettings
+
     world = load_world(args.world)
     engine = Engine(world, state_dir=args.state_dir)
+    try:
+        control = ControlSettings.from_env(args.allowed_host, args.control_token)
+    except ValueError as exc:
+        print(f"error: --control-token: {exc}", file=sys.stderr)
+        return 2
     server = MockIdpServer(engine, host=args.host, port=args.port, tls=not args.no_tls, state_dir=args.state_dir, log_level=args.log_level,
-                           threads=args.threads)
+                           threads=args.threads, allowed_hosts=control.allowed_hosts, control_token=control.token)
     server.start()
     print(f"mockidp serving {world.source} on {server.url}")
     if server.ca_bundle:
         print(f"CA bundle (trust this): {server.ca_bundle}")
     print(f"health: {server.url}/healthz   world: {server.url}/_mockidp/world")
+    if control.token:  # the one link that lets a browser in: it turns the token into a SameSite=Strict cookie
+        print(f"dashboard: {server.url}/_mockidp/?token={control.token}   (control API: Authorization: Bearer <token>)")
+    else:
+        print(f"dashboard: {server.url}/_mockidp/")
     for authority in engine.authorities.values():
         print(f"\n{authority.title}: {server.url}{authority.prefix}")
         for issuer in authority.issuers():
@@ -130,6 +141,12 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--threads", type=_positive, default=_env("MOCKIDP_THREADS") or "1", metavar="N",
                    help="event loops serving in parallel, one thread each (default 1; 2 on 2 cores for load tests, "
                         "~1.5x the RS256 tokens/s, not for ES256; control calls then run beside requests in flight)")
+    s.add_argument("--allowed-host", action="append", default=[], metavar="NAME",
+                   help="a further Host name the control plane (/_mockidp/) answers, e.g. a compose service name "
+                        "(repeatable; also MOCKIDP_ALLOWED_HOSTS, comma-separated); loopback names always")
+    s.add_argument("--control-token", default=None, metavar="TOKEN",
+                   help="require Authorization: Bearer TOKEN on the control plane (also MOCKIDP_CONTROL_TOKEN); "
+                        "the dashboard link printed at start carries it")
     s.set_defaults(func=cmd_serve)
 
     w = sub.add_parser("world", help="world files").add_subparsers(dest="world_command", required=True)

@@ -4,25 +4,30 @@
 from __future__ import annotations
 
 import base64
+import copy
 import dataclasses
 import hashlib
 import hmac
 import json
+import math
 import uuid
-from pathlib import Path
-from typing import Any, get_args, get_type_hints
+from collections.abc import Callable
+from typing import Any, TypeVar, get_args, get_type_hints
 
 from mockidp.claims import PlannedClaims
 from mockidp.engine import Engine
 from mockidp.faults import Fault
-from mockidp.keys import SigningKey
+from mockidp.keys import KeySet, SigningKey
 from mockidp.tokens import sign
 from mockidp.world import WorldError, _build, world_as_dict
 
+T = TypeVar("T")
 FORGERIES = (
     "valid", "expired", "not_yet_valid", "wrong_audience", "wrong_issuer", "unknown_key",
     "other_authority_key", "alg_none", "hs256_public_key", "truncated",
 )
+MAX_DELAY = 60  # seconds a planned fault may hold a request (the OpenAPI document says the same)
+LATEST = 253402300799  # 9999-12-31T23:59:59Z: the clock stays where datetime and JWT libraries can follow it
 
 
 class ControlError(ValueError):
@@ -31,6 +36,12 @@ class ControlError(ValueError):
     def __init__(self, message: str, status: int = 400) -> None:
         super().__init__(message)
         self.status = status
+
+
+def _seconds(value: Any, name: str) -> float:
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
+        raise ControlError(f"{name} is a finite number of seconds")
+    return float(value)
 
 
 def _b64(data: bytes) -> str:
@@ -82,41 +93,59 @@ class Control:
 
     def world_add(self, path: str, item: dict[str, Any]) -> dict[str, Any]:
         """Add (or replace, by its key) one item in a list of the world, validated as a world file would be."""
-        world = self.engine.changing_world()
-        parent_path, _, field_name = path.strip("/").rpartition("/")
-        parent = self._walk(parent_path, world)[0] if parent_path else world
-        items = getattr(parent, field_name, None)
-        if not isinstance(items, list):
-            raise ControlError(f"{path} is not a list of the world", 404)
-        item_type = get_args(get_type_hints(type(parent))[field_name])[0]
-        try:
-            built = _build(item_type, item, "control", path)
-        except WorldError as exc:
-            raise ControlError(str(exc)) from exc
-        before = list(items)
-        items[:] = [i for i in items if self._key(i).lower() != self._key(built).lower()] + [built]
-        self._finish(world, path, items, before)
+
+        def add(world: Any) -> dict[str, Any]:
+            parent_path, _, field_name = path.strip("/").rpartition("/")
+            parent = self._walk(parent_path, world)[0] if parent_path else world
+            items = getattr(parent, field_name, None)
+            if not isinstance(items, list):
+                raise ControlError(f"{path} is not a list of the world", 404)
+            item_type = get_args(get_type_hints(type(parent))[field_name])[0]
+            try:
+                built = _build(item_type, item, "control", path)
+            except WorldError as exc:
+                raise ControlError(str(exc)) from exc
+            items[:] = [i for i in items if self._key(i).lower() != self._key(built).lower()] + [built]
+            return built
+
+        built = self._change(path, add)
         return dataclasses.asdict(built)
 
     def world_remove(self, path: str) -> None:
-        world = self.engine.changing_world()
-        parent_path, _, key = path.strip("/").rpartition("/")
-        items, _ = self._walk(parent_path, world)
-        if not isinstance(items, list):
-            raise ControlError(f"{parent_path} is not a list of the world", 404)
-        before = list(items)
-        items.remove(self._item(items, key, path))
-        self._finish(world, path, items, before)
+        def remove(world: Any) -> None:
+            parent_path, _, key = path.strip("/").rpartition("/")
+            items, _ = self._walk(parent_path, world)
+            if not isinstance(items, list):
+                raise ControlError(f"{parent_path} is not a list of the world", 404)
+            items.remove(self._item(items, key, path))
 
-    def _finish(self, world: Any, path: str, items: list[Any], before: list[Any]) -> None:
-        """Validate the changed section as a world file is validated; undo the change if it fails."""
-        section = getattr(world, path.strip("/").split("/")[0])
-        try:
-            section.finish(Path.cwd(), world.server.seed)
-        except ValueError as exc:
-            items[:] = before
-            raise ControlError(str(exc)) from exc
-        self.engine.world_changed()
+        self._change(path, remove)
+
+    def _change(self, path: str, change: Callable[[Any], T]) -> T:
+        """All or nothing: `change` edits a copy of the world section `path` is in; the copy is validated as a world
+        file is (with no file reads: key material over this API is inline only), then every authority loads from
+        it aside. Only then does it replace the world in force; any failure leaves that world as it was."""
+        name = path.strip("/").split("/")[0]
+        with self.engine.world_lock:
+            current = self.engine.world
+            section = getattr(current, name, None)
+            if not dataclasses.is_dataclass(section):
+                raise ControlError(f"no world section {name!r}", 404)
+            candidate = copy.copy(current)  # the other sections are shared: nothing below changes them
+            setattr(candidate, name, copy.deepcopy(section))
+            result = change(candidate)
+            finish = getattr(getattr(candidate, name), "finish", None)
+            try:
+                if finish is not None:
+                    finish(None, candidate.server.seed)
+            except ValueError as exc:
+                raise ControlError(str(exc)) from exc
+            try:
+                self.engine.replace_world(candidate)
+            except Exception as exc:  # noqa: BLE001 - whatever an authority cannot load from the caller's data is a 400
+                message = str(exc) if isinstance(exc, ValueError) else f"{type(exc).__name__}: {exc}"
+                raise ControlError(f"the changed world does not load: {message}") from exc
+            return result
 
     # --- faults, claims, time, journal ---------------------------------------------------------------
     def add_fault(self, **fields: Any) -> Fault:
@@ -125,6 +154,9 @@ class Control:
         if unknown:
             raise ControlError(f"unknown fault field(s) {sorted(unknown)}; allowed: {sorted(allowed)}")
         self._check_authority(fields.get("authority", "*"))
+        delay = fields.get("delay", 0)
+        if not isinstance(delay, (int, float)) or isinstance(delay, bool) or not 0 <= delay <= MAX_DELAY:
+            raise ControlError(f"delay is a number of seconds from 0 to {MAX_DELAY}")
         try:
             return self.engine.faults.add(Fault(**fields))
         except (TypeError, ValueError) as exc:
@@ -140,12 +172,20 @@ class Control:
             raise ControlError(str(exc)) from exc
 
     def advance(self, seconds: float) -> dict[str, Any]:
+        self._instant(self.engine.clock.now() + _seconds(seconds, "advance"))
         self.engine.clock.advance(float(seconds))
         return self.engine.clock.describe()
 
     def set_time(self, instant: float, frozen: bool = False) -> dict[str, Any]:
-        self.engine.clock.set(float(instant), frozen=frozen)
+        self.engine.clock.set(self._instant(_seconds(instant, "set")), frozen=frozen)
         return self.engine.clock.describe()
+
+    @staticmethod
+    def _instant(instant: float) -> float:
+        # Every token's iat/exp is computed from it: keep it a date JWT libraries and datetime can still represent.
+        if not 0 <= instant <= LATEST:
+            raise ControlError(f"the clock must stay between 1970 and 9999 (epoch 0 to {LATEST})")
+        return instant
 
     def journal(self, **filters: Any) -> list[dict[str, Any]]:
         return self.engine.journal.entries(**filters)
@@ -166,9 +206,13 @@ class Control:
             raise ControlError(f"{authority} has no issuer {issuer!r}; known: {', '.join(i.id for i in issuers)}", 404)
         return found
 
-    def rotate_key(self, authority: str, issuer: str | None = None) -> dict[str, Any]:
-        keyset = self._issuer(authority, issuer).keyset
-        new = keyset.rotate()
+    def keyset(self, authority: str, issuer: str | None = None) -> KeySet:
+        return self._issuer(authority, issuer).keyset  # type: ignore[no-any-return]
+
+    def rotate_key(self, authority: str, issuer: str | None = None, new_key: SigningKey | None = None) -> dict[str, Any]:
+        """A new signing key (`new_key`, or one made here); at most keys.MAX_PUBLISHED stay published."""
+        keyset = self.keyset(authority, issuer)
+        new = keyset.rotate(new_key)
         return {"active": new.kid, "published": [k.kid for k in keyset.published]}
 
     def retire_keys(self, authority: str, issuer: str | None = None, kid: str | None = None) -> dict[str, Any]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import logging
 import os
+import threading
 from pathlib import Path
 
 from mockidp.authorities.avaya import Avaya
@@ -32,6 +33,17 @@ PACKAGE_KEYS = Path(__file__).resolve().parent / "data" / "keys"
 REPO_KEYS = PACKAGE_KEYS  # the name before the keys moved into the package
 
 
+class _Trial:
+    """The engine as an authority sees it while loading a candidate world: that world, everything else the engine's
+    (authorities only read it while loading: tables are built from `world`, key sets are loaded lazily)."""
+
+    def __init__(self, engine: Engine, world: World) -> None:
+        self._engine, self.world = engine, world
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._engine, name)
+
+
 def default_state_dir() -> Path:
     """Where generated keys and the local CA are kept so restarts reuse them ($MOCKIDP_STATE_DIR)."""
     env = os.environ.get("MOCKIDP_STATE_DIR")
@@ -53,6 +65,8 @@ class Engine:
         self.loaded_world = world or load_world()
         self.world = self.loaded_world  # replaced by a changed copy while runtime world changes are in force
         self._world_changed = False
+        self._world_owned = False  # the world in force shares nothing with the loaded one: it may change in place
+        self.world_lock = threading.Lock()  # one world change at a time, whichever event loop asks
         self.state_dir = state_dir or default_state_dir()
         self.clock = Clock()
         self.store: Store = store or MemoryStore()
@@ -92,22 +106,39 @@ class Engine:
         self.server_errors.clear()
         if self._world_changed:
             self.world = self.loaded_world
-            self._world_changed = False
+            self._world_changed = self._world_owned = False
             self._apply_world()
 
     def use_world(self, world: World) -> None:
         """Serve another world until the next reset (the pytest marker's per-test world)."""
         self.world = world
         self._apply_world()
-        self._world_changed = True
+        self._world_changed = self._world_owned = True
 
     def changing_world(self) -> World:
-        """The world to change at runtime: a copy of the loaded one, so reset can return to it.
-        Call `world_changed()` after changing it."""
-        if not self._world_changed:
-            self.world = copy.deepcopy(self.loaded_world)
-            self._world_changed = True
+        """The world to change in place at runtime: a copy of the one in force that shares nothing with the loaded
+        one, so reset can return to it. Call `world_changed()` after changing it."""
+        if not self._world_owned:
+            self.world = copy.deepcopy(self.world)
+            self._world_changed = self._world_owned = True
         return self.world
+
+    def replace_world(self, world: World) -> None:
+        """Serve `world` (a changed copy of the one in force, which may share its unchanged sections) until reset,
+        once every authority has loaded from it aside: a world one cannot load raises, and the world in force stays
+        exactly as it was (the control API's changes are all-or-nothing)."""
+        trial = _Trial(self, world)
+        for cls in AUTHORITY_CLASSES:
+            cls(trial, getattr(world, cls.name))  # type: ignore[arg-type]
+        before = (self.world, self._world_changed, self._world_owned)
+        self.world = world
+        self._world_changed, self._world_owned = True, False
+        try:
+            self._apply_world()
+        except Exception:
+            self.world, self._world_changed, self._world_owned = before
+            self._apply_world()
+            raise
 
     def world_changed(self) -> None:
         self._apply_world()

@@ -19,6 +19,7 @@ from cryptography.x509.oid import NameOID
 from joserfc.jwk import ECKey, KeySet as JoseKeySet, RSAKey
 
 KEY_TYPES = {"RS256": "RSA", "PS256": "RSA", "ES256": "EC"}
+MAX_PUBLISHED = 5  # keys one issuer publishes at most; rotating past it retires the oldest
 PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
 
 
@@ -123,10 +124,17 @@ class KeySet:
     def active(self) -> SigningKey:
         return self.published[-1]
 
+    def new_key(self) -> SigningKey:
+        """A fresh key for this set, not yet published. Slow (an RSA key is ~50 ms, far more on a busy machine): the
+        HTTP face calls it on a worker thread, never on the event loop (key generation releases the GIL)."""
+        return SigningKey.generate(self.active.alg, self.name, self.kid_style)
+
     def rotate(self, new_key: SigningKey | None = None) -> SigningKey:
-        """Make a new key (or new_key) the signer; the old ones stay published until retired."""
-        new_key = new_key or SigningKey.generate(self.active.alg, self.name, self.kid_style)
-        self.published = [*self.published, new_key]
+        """Make a new key (or new_key) the signer; the old ones stay published until retired, at most
+        MAX_PUBLISHED in all: beyond that the oldest is retired, as a real provider retires old keys rather than
+        growing its JWKS without bound (every verifier downloads and scans it)."""
+        new_key = new_key or self.new_key()
+        self.published = [*self.published, new_key][-MAX_PUBLISHED:]  # one assignment: readers see old or new
         return new_key
 
     def retire(self, kid: str | None = None) -> list[str]:
@@ -170,6 +178,9 @@ class KeyStore:
     def keyset(self, name: str, alg: str = "RS256", kid_style: str = "thumbprint") -> KeySet:
         if alg not in KEY_TYPES:
             raise ValueError(f"unsupported signing algorithm {alg!r}; choose one of {sorted(KEY_TYPES)}")
+        ks = self._sets.get((name, alg))
+        if ks is not None:  # the common case without the lock, which a key being generated may hold for a while
+            return ks
         with self._lock:
             ks = self._sets.get((name, alg))
             if ks is None:

@@ -41,11 +41,30 @@ FAULT = {
 }
 
 
+GUARD = {  # what control_guard.py answers before any handler (docs/hardening.md, "Control plane")
+    "401": "the control token is required (--control-token) and was not sent as Authorization: Bearer",
+    "403": "the Origin header is not this server's own origin",
+    "415": "a state change without Content-Type: application/json (even with an empty body)",
+    "421": "the Host is not one mockidp serves (loopback, its real hostnames, --allowed-host)",
+}
+
+
+def _guarded(paths: dict[str, Any]) -> dict[str, Any]:
+    for operations in paths.values():
+        for method, op in operations.items():
+            if method in ("post", "put", "patch", "delete"):
+                op.setdefault("requestBody", {"required": False, "content": {"application/json": {"schema": {"type": "object"}}}})
+            for status, text in GUARD.items():
+                op["responses"].setdefault(status, {"description": text, "content": {"application/json": {"schema": ERROR}}})
+    return paths
+
+
 def openapi_document() -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
-        "info": {"title": "mockidp control surface", "version": "1", "description": "Control a running mockidp from tests in any language."},
-        "paths": {
+        "info": {"title": "mockidp control surface", "version": "1", "description": "Control a running mockidp from tests in any language. Every state change "
+                 "sends Content-Type: application/json; a browser page on another origin is refused."},
+        "paths": _guarded({
             "/_mockidp/world": {"get": _op("The world in force, with each authority's URLs (secrets included: it is a mock)", result=ANYOBJ)},
             "/_mockidp/world/{path}": {
                 "get": _op("Read a part of the world, e.g. avaya/realms/demo-account/clients", params=["path"]),
@@ -89,6 +108,6 @@ def openapi_document() -> dict[str, Any]:
             },
             "/_mockidp/server-errors": {"get": _op("Tracebacks of unhandled errors since the last reset (should be empty)")},
             "/_mockidp/openapi.json": {"get": _op("This document")},
-        },
+        }),
         "components": {"schemas": {"Error": _obj(error=S, error_description=S)}},
     }

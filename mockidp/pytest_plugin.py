@@ -107,10 +107,18 @@ class MockIdp:
         raise AttributeError(name)
 
     # --- clients that trust it ----------------------------------------------------------------------
+    @property
+    def control_token(self) -> str | None:
+        """The control plane's token (the `mockidp_control_token` fixture), or None when it needs none."""
+        return self.server.control.token
+
     def http(self, **kwargs: Any) -> Any:
-        """An httpx.Client that trusts the server's CA, based at the server URL."""
+        """An httpx.Client that trusts the server's CA, based at the server URL; it sends the control token (when
+        there is one) to /_mockidp/ and nowhere else."""
         import httpx
 
+        if self.control_token:
+            kwargs.setdefault("auth", _httpx_control_auth(self.control_token))
         return httpx.Client(base_url=self.url, verify=self.ssl_context, **kwargs)
 
     def requests_session(self) -> Any:
@@ -120,6 +128,8 @@ class MockIdp:
         session.verify = self.ca_bundle
         # requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE override Session.verify: don't let the environment win.
         session.trust_env = False
+        if self.control_token:
+            session.auth = _requests_control_auth(self.control_token)
         return session
 
     # --- controls -------------------------------------------------------------------------------------
@@ -162,6 +172,50 @@ class MockIdp:
         self.engine.reset()
 
 
+def _is_control(path: str) -> bool:
+    return path == "/_mockidp" or path.startswith("/_mockidp/")
+
+
+def _httpx_control_auth(token: str) -> Any:
+    """httpx auth: `Authorization: Bearer <control token>` on /_mockidp/ requests only; a request's own `auth=`
+    (an authority's Basic credentials) replaces it as usual."""
+    import httpx
+
+    class ControlAuth(httpx.Auth):
+        def auth_flow(self, request: httpx.Request) -> Iterator[httpx.Request]:
+            if _is_control(request.url.path):
+                request.headers["authorization"] = f"Bearer {token}"
+            yield request
+
+    return ControlAuth()
+
+
+def _requests_control_auth(token: str) -> Any:
+    import requests
+
+    class ControlAuth(requests.auth.AuthBase):
+        def __call__(self, request: Any) -> Any:
+            from urllib.parse import urlsplit
+
+            if _is_control(urlsplit(request.url).path):
+                request.headers["Authorization"] = f"Bearer {token}"
+            return request
+
+    return ControlAuth()
+
+
+@pytest.fixture(scope="session")
+def mockidp_control_token() -> str | None:
+    """A token the session server's control plane (/_mockidp/) requires (`--control-token`); None: none."""
+    return None
+
+
+@pytest.fixture(scope="session")
+def mockidp_allowed_hosts() -> tuple[str, ...]:
+    """Host names the session server's control plane answers besides loopback (`--allowed-host`)."""
+    return ()
+
+
 @pytest.fixture(scope="session")
 def mockidp_world_file() -> str | None:
     """The world file to serve (a path, or a built-in world's name such as "avaya"); None for the default world."""
@@ -179,11 +233,13 @@ def mockidp_host() -> str:
 
 
 @pytest.fixture(scope="session")
-def mockidp_server(mockidp_world_file: str | None, mockidp_tls: bool, mockidp_host: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[MockIdpServer]:
+def mockidp_server(mockidp_world_file: str | None, mockidp_tls: bool, mockidp_host: str, tmp_path_factory: pytest.TempPathFactory,
+                   mockidp_control_token: str | None, mockidp_allowed_hosts: tuple[str, ...]) -> Iterator[MockIdpServer]:
     """The session's server (one per xdist worker: each worker has its own session)."""
     state_dir = Path(tmp_path_factory.mktemp("mockidp-state"))
     engine = Engine(load_world(mockidp_world_file), state_dir=state_dir)
-    with MockIdpServer(engine, host=mockidp_host, tls=mockidp_tls, state_dir=state_dir) as server:
+    with MockIdpServer(engine, host=mockidp_host, tls=mockidp_tls, state_dir=state_dir, control_token=mockidp_control_token,
+                       allowed_hosts=mockidp_allowed_hosts) as server:
         yield server
 
 

@@ -17,6 +17,7 @@ import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from mockidp.app import build_app
+from mockidp.control_guard import ControlSettings
 from mockidp.engine import Engine
 from mockidp.tls import TlsFiles, server_certificate
 
@@ -134,6 +135,8 @@ class MockIdpServer:
         state_dir: Path | None = None,
         log_level: str = "warning",
         threads: int = 1,
+        allowed_hosts: Iterable[str] = (),
+        control_token: str | None = None,
     ) -> None:
         """`threads` > 1 serves with that many event loops, each on its own thread, over one engine. A signature
         releases the GIL, so one loop's Python runs while another's token is signed: with 2 on 2 cores, ~1.5x the
@@ -142,6 +145,11 @@ class MockIdpServer:
         so a request in flight may see the world from just before or just after a change."""
         if threads < 1:
             raise ValueError("threads must be at least 1")
+        # The control plane (/_mockidp/) answers loopback names and the world's own names; `allowed_hosts` adds
+        # others (a compose service name), and so does the address it is bound to. `control_token`: when set, the
+        # control plane wants it as a bearer token (control_guard.py).
+        bound = [] if host in ("0.0.0.0", "::", "") else [host]
+        self.control = ControlSettings(tuple(dict.fromkeys([*allowed_hosts, *bound])), control_token)
         self.engine = engine or Engine(state_dir=state_dir)
         self.host, self.port, self.tls = host, port, tls
         self.state_dir = state_dir or self.engine.state_dir
@@ -173,7 +181,7 @@ class MockIdpServer:
             # Always httptools (a dependency), never h11, whose 16 KiB limit on a request head would answer a large
             # bearer token with a bare 400 before the authority could judge it. One app per loop: nothing of
             # Starlette's is shared between loops, only the engine.
-            config = uvicorn.Config(build_app(self.engine), http=CorkedHttpToolsProtocol, log_level=self.log_level,
+            config = uvicorn.Config(build_app(self.engine, self.control), http=CorkedHttpToolsProtocol, log_level=self.log_level,
                                     lifespan="off", access_log=False, **ssl)  # type: ignore[arg-type]
             server = _Server(config, threading.Event())
             name = f"mockidp:{self.port}" + (f":{n}" if self.threads > 1 else "")

@@ -7,6 +7,7 @@ import pytest
 
 TOKEN = "/avaya/auth/realms/demo-account/protocol/openid-connect/token"
 CERTS = "/avaya/auth/realms/demo-account/protocol/openid-connect/certs"
+JSON = {"content-type": "application/json"}  # every state change on the control plane says it is JSON (415 otherwise)
 CC = {"grant_type": "client_credentials", "client_id": "demo-client", "client_secret": "demo-client-secret"}
 
 
@@ -21,7 +22,7 @@ def test_world_read_add_remove_over_http(mockidp, http) -> None:  # type: ignore
     token = http.post(TOKEN, data={"grant_type": "client_credentials", "client_id": "ci-bot", "client_secret": "s3"})
     assert token.status_code == 200
     assert "agent" in claims_of(token.json()["access_token"])["realm_access"]["roles"]
-    assert http.delete("/_mockidp/world/avaya/realms/demo-account/clients/ci-bot").status_code == 204
+    assert http.delete("/_mockidp/world/avaya/realms/demo-account/clients/ci-bot", headers=JSON).status_code == 204
     assert http.post(TOKEN, data={"grant_type": "client_credentials", "client_id": "ci-bot", "client_secret": "s3"}).status_code == 400
     # reset goes back to the loaded world
     http.post("/_mockidp/world/avaya/realms/demo-account/users", json={"username": "temp", "password": "pw"})
@@ -35,7 +36,7 @@ def test_world_changes_are_validated(http) -> None:  # type: ignore[no-untyped-d
     bad_id = http.post("/_mockidp/world/avaya/realms/demo-account/clients", json={"client_id": "not ok!"})
     assert bad_id.status_code == 400 and "only letters" in bad_id.json()["error_description"]
     assert http.get("/_mockidp/world/avaya/nope").status_code == 404
-    assert http.post("/_mockidp/world/avaya/realms/demo-account/clients", content=b"[1]").status_code == 400
+    assert http.post("/_mockidp/world/avaya/realms/demo-account/clients", content=b"[1]", headers=JSON).status_code == 400
 
 
 def test_world_add_realm_through_python_face(mockidp, http) -> None:  # type: ignore[no-untyped-def]
@@ -58,7 +59,7 @@ def test_key_rotation_and_retirement_over_http(mockidp, http) -> None:  # type: 
     assert retired["retired"] == [old]
     assert [k["kid"] for k in http.get(CERTS).json()["keys"]] == [rotated["active"]]
     assert http.post("/_mockidp/keys/avaya/retire", json={"kid": rotated["active"]}).status_code == 400
-    assert http.post("/_mockidp/keys/nope/rotate").status_code == 404
+    assert http.post("/_mockidp/keys/nope/rotate", json={}).status_code == 404
 
 
 @pytest.mark.parametrize(
@@ -124,7 +125,7 @@ def test_journal_filters_and_clear_over_http(http) -> None:  # type: ignore[no-u
     http.get(CERTS)
     assert [e["endpoint"] for e in http.get("/_mockidp/journal", params={"authority": "avaya"}).json()] == ["token", "certs"]
     assert http.get("/_mockidp/journal", params={"client_id": "demo-client"}).json()[0]["endpoint"] == "token"
-    assert http.delete("/_mockidp/journal").status_code == 204
+    assert http.delete("/_mockidp/journal", headers=JSON).status_code == 204
     assert http.get("/_mockidp/journal").json() == []
 
 
@@ -167,10 +168,10 @@ def test_ciba_consent_over_http(mockidp, http) -> None:  # type: ignore[no-untyp
     rid = started["auth_req_id"]
     pending = http.get("/_mockidp/ciba", params={"state": "pending"}).json()
     assert [r["auth_req_id"] for r in pending] == [rid]
-    assert http.post(f"/_mockidp/ciba/{rid}/approve").status_code == 200
-    assert http.post(f"/_mockidp/ciba/{rid}/approve").status_code == 409  # no longer pending
-    assert http.post("/_mockidp/ciba/nope/approve").status_code == 404
-    assert http.post(f"/_mockidp/ciba/{rid}/bless").status_code == 404
+    assert http.post(f"/_mockidp/ciba/{rid}/approve", json={}).status_code == 200
+    assert http.post(f"/_mockidp/ciba/{rid}/approve", json={}).status_code == 409  # no longer pending
+    assert http.post("/_mockidp/ciba/nope/approve", json={}).status_code == 404
+    assert http.post(f"/_mockidp/ciba/{rid}/bless", json={}).status_code == 404
     token = http.post("/opengateway/apigateway/token", auth=auth, data={"grant_type": "urn:openid:params:grant-type:ciba", "auth_req_id": rid})
     assert token.status_code == 200 and token.json()["access_token"]
     # every future request of a subscriber

@@ -166,7 +166,7 @@ def test_time_control_over_http(mockidp, http) -> None:  # type: ignore[no-untyp
     moved = http.post("/_mockidp/time", json={"advance": 1000}).json()
     assert moved["now"] >= before + 1000
     assert http.post("/_mockidp/time", json={"nonsense": 1}).status_code == 400
-    assert http.post("/_mockidp/reset").status_code == 204
+    assert http.post("/_mockidp/reset", json={}).status_code == 204
     assert mockidp.clock.now() < before + 100
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from mockidp.oauth.keymaterial import inline_pem
 from mockidp.oauth.redirects import LOOPBACK_PATTERNS
 
 CLIENT_ID = re.compile(r"[A-Za-z0-9-]+")  # seed 001: "letters, numbers, and special character '-'"; case-insensitive
@@ -98,7 +99,8 @@ class AvayaWorld:
     realms: list[AvayaRealm] = field(default_factory=list)
     api_routes: list[AvayaApiRoute] = field(default_factory=list)
 
-    def finish(self, base_dir: Path, seed: int) -> None:
+    def finish(self, base_dir: Path | None, seed: int) -> None:
+        """`base_dir`: where the world file's relative paths start; None over the control API (no file reads)."""
         from mockidp.identities import Identities
 
         names = Identities(seed)
@@ -119,11 +121,8 @@ class AvayaWorld:
                 for s in [*client.default_scopes, *client.optional_scopes]:
                     if s not in scope_names:
                         raise ValueError(f"{where}: scope {s!r} is not defined in the realm's scopes")
-                if client.certificate and not client.certificate.lstrip().startswith("-----"):
-                    path = (base_dir / client.certificate).resolve()
-                    if not path.is_file():
-                        raise ValueError(f"{where}.certificate: no file {path}")
-                    client.certificate = path.read_text()
+                if client.certificate:
+                    client.certificate = inline_pem(client.certificate, base_dir, f"{where}.certificate")
             for user in realm.users:
                 if not (user.first_name and user.last_name and user.email):
                     given, family, email = names.person(f"avaya/{realm.account_id}/{user.username}")

@@ -15,6 +15,7 @@ from mockidp.authorities.aad import aad_error, render_aad_error
 from mockidp.authorities.base import Authority, Endpoint, Issuer
 from mockidp.errors import OAuthError
 from mockidp.keys import KeySet
+from mockidp.oauth.keymaterial import inline_pem
 from mockidp.request import Reply, Request
 
 # The Microsoft public-cloud hosts MSAL treats as known (msal/authority.py WELL_KNOWN_AUTHORITY_HOSTS, public cloud).
@@ -119,7 +120,7 @@ class EntraWorld:
     tenants: list[EntraTenant] = field(default_factory=list)
     apim: list[ApimApi] = field(default_factory=list)
 
-    def finish(self, base_dir: Path, seed: int) -> None:
+    def finish(self, base_dir: Path | None, seed: int) -> None:  # base_dir None: no file reads (the control API)
         from mockidp.identities import Identities
 
         names = Identities(seed)
@@ -141,12 +142,7 @@ class EntraWorld:
                 if app.public_client and (app.secrets or app.certificates):
                     raise ValueError(f"entra.tenants[{t}].apps[{a}]: a public client has no secrets or certificates")
             for a, app in enumerate(tenant.apps):
-                for c, cert in enumerate(app.certificates):
-                    if not cert.lstrip().startswith("-----"):
-                        path = (base_dir / cert).resolve()
-                        if not path.is_file():
-                            raise ValueError(f"entra.tenants[{t}].apps[{a}].certificates[{c}]: no file {path}")
-                        app.certificates[c] = path.read_text()
+                app.certificates = [inline_pem(cert, base_dir, f"entra.tenants[{t}].apps[{a}].certificates[{c}]") for c, cert in enumerate(app.certificates)]
             for a, app in enumerate(tenant.apps):
                 self.check_roles(tenant, app.granted_roles, f"entra.tenants[{t}].apps[{a}].granted_roles")
         tenant_names = {k.lower() for t in self.tenants for k in (t.tenant_id, *t.domains)}

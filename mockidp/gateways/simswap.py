@@ -7,9 +7,9 @@ INVALID_TOKEN_CONTEXT. Answers are world data per subscriber. Errors in CAMARA's
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
 
+from mockidp import jsonbytes
 from mockidp.errors import OAuthError
 from mockidp.oauth import ciba
 from mockidp.request import Reply, Request
@@ -93,10 +93,7 @@ class SimSwapApi:
 
     @staticmethod
     def body(req: Request) -> dict[str, Any]:
-        try:
-            body = json.loads(req.body or b"{}")
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise camara_error(400, "INVALID_ARGUMENT", f"the body is not valid JSON: {exc}") from exc
-        if not isinstance(body, dict):
-            raise camara_error(400, "INVALID_ARGUMENT", "the body must be a JSON object")
-        return body
+        try:  # nesting bounded before parsing (the glue bounds the size): a deep body is 400, never a RecursionError
+            return jsonbytes.loads_object(req.body or b"{}")
+        except jsonbytes.JsonRefused as exc:
+            raise camara_error(400, "INVALID_ARGUMENT", str(exc)) from exc

@@ -121,3 +121,85 @@ def test_person_approves_a_pending_ciba_request_on_the_dashboard_while_a_poller_
     thread.join(35)
     assert outcomes[-1] == "token"
     page.wait_for_selector("#ciba-empty")  # the live view shows nothing waiting any more
+
+
+CONTROL_TOKEN = "browser-control-token-0123456789"
+
+
+def test_the_dashboard_link_with_the_token_lets_the_browser_in(page: Any, tmp_path_factory: Any) -> None:
+    """`mockidp serve --control-token`: the printed link sets an HttpOnly cookie; the dashboard's own form works."""
+    from mockidp.engine import Engine
+    from mockidp.server import MockIdpServer
+
+    state = tmp_path_factory.mktemp("token-dashboard")
+    with MockIdpServer(Engine(state_dir=state), state_dir=state, tls=False, control_token=CONTROL_TOKEN) as server:
+        response = page.goto(server.url + "/_mockidp/")
+        assert response.status == 401  # no token, no dashboard
+        page.goto(server.url + f"/_mockidp/?token={CONTROL_TOKEN}")
+        assert page.url == server.url + "/_mockidp/"  # the token is not left in the address bar
+        assert page.evaluate("document.cookie") == ""  # HttpOnly: the page's scripts cannot read it
+        page.select_option("select[name=authority]", "avaya")
+        page.fill("input[name=endpoint]", "token")
+        page.fill("input[name=status]", "503")
+        page.click("#add-fault")
+        page.wait_for_function("document.getElementById('fault-result').textContent.startsWith('planned')")
+        assert [f.status for f in server.engine.faults.pending()] == [503]
+
+
+ATTACK_PAGE = """<!doctype html><html><body>
+<iframe name="sink"></iframe>
+<form id="time" method="POST" enctype="text/plain" target="sink" action="{base}/_mockidp/time">
+ <input name='{{"advance": 86400, "x": "' value='"}}'></form>
+<form id="faults" method="POST" enctype="text/plain" target="sink" action="{base}/_mockidp/faults">
+ <input name='{{"authority": "avaya", "endpoint": "token", "status": 503, "x": "' value='"}}'></form>
+<script>
+const base = "{base}";
+const calls = [
+  ["/_mockidp/faults", {{authority: "avaya", endpoint: "token", status: 503}}],
+  ["/_mockidp/time", {{advance: 86400}}],
+  ["/_mockidp/world/avaya/realms/demo-account/clients", {{client_id: "planted", secret: "s"}}],
+  ["/_mockidp/ciba/subscribers", {{login_hint: "tel:+34655555555", decision: "deny"}}],
+  ["/_mockidp/reset", {{}}],
+];
+async function attack() {{
+  const sent = [];
+  for (const [path, body] of calls) {{
+    // a "simple" request: no preflight, the browser sends it and hides the answer
+    sent.push(fetch(base + path, {{method: "POST", mode: "no-cors", headers: {{"Content-Type": "text/plain"}}, body: JSON.stringify(body)}}).catch(() => null));
+    // what a page would need to say it is JSON: a preflight, which is never granted
+    sent.push(fetch(base + path, {{method: "POST", headers: {{"Content-Type": "application/json"}}, body: JSON.stringify(body)}}).then(() => "read", () => "blocked"));
+  }}
+  const outcomes = await Promise.all(sent);
+  document.getElementById("time").submit();
+  await new Promise(r => setTimeout(r, 300));
+  document.getElementById("faults").submit();
+  await new Promise(r => setTimeout(r, 300));
+  document.title = "done " + outcomes.filter(o => o === "read").length;
+}}
+attack();
+</script></body></html>"""
+
+
+def test_a_page_on_another_origin_changes_nothing(mockidp: Any, page: Any, httpserver: HTTPServer, http: Any) -> None:
+    """A page on another local origin (a second server, another port) tries simple cross-origin requests (no-cors
+    text/plain fetches, text/plain forms) and a JSON one at the control plane: every one is refused, nothing changes."""
+    world_before, clock_before = http.get("/_mockidp/world").content, mockidp.clock.describe()["now"]
+    http.post("/_mockidp/claims", json={"claims": {"kept": True}, "times": None})  # reset must not run either
+    httpserver.expect_request("/attack").respond_with_data(ATTACK_PAGE.format(base=mockidp.url), content_type="text/html")
+    refused: list[tuple[str, int]] = []
+    page.on("response", lambda r: refused.append((r.request.method + " " + urlsplit(r.url).path, r.status)) if "/_mockidp/" in r.url else None)
+    page.goto(httpserver.url_for("/attack"))
+    page.wait_for_function("document.title.startsWith('done')")
+    assert page.title() == "done 0"  # no answer was readable
+    page.wait_for_timeout(300)
+    # the requests did reach mockidp (so this test can fail), and each was refused for its Origin
+    posts = [status for what, status in refused if what.startswith("POST")]
+    assert len(posts) >= 7 and set(posts) == {403}, refused
+    assert mockidp.faults.pending() == []
+    assert abs(mockidp.clock.describe()["now"] - clock_before) < 60
+    assert http.get("/_mockidp/world").content == world_before
+    assert http.get("/_mockidp/world/avaya/realms/demo-account/clients/planted").status_code == 404
+    assert mockidp.engine.claims.pending(), "reset ran"
+    from mockidp.authorities.opengateway import RULES
+
+    assert mockidp.engine.store.get(RULES, "tel:+34655555555", mockidp.clock.now()) is None  # no consent decided
