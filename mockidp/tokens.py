@@ -97,6 +97,8 @@ def _finite(text: str) -> float:
 
 
 def _strict_json(data: bytes) -> Any:
+    if jsonbytes.nesting_depth(data, jsonbytes.MAX_DEPTH) > jsonbytes.MAX_DEPTH:  # bounded before the parser recurses
+        raise ValueError(f"a JWT segment nests deeper than {jsonbytes.MAX_DEPTH} levels")
     return json.loads(data, object_pairs_hook=_members, parse_constant=_not_json, parse_float=_finite)
 
 

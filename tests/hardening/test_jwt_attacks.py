@@ -36,7 +36,7 @@ ATTACKS = ("valid", "alg_none", "hs256_public_key", "kid_elsewhere", "unknown_ki
            "wrong_aud", "wrong_iss", "replayed_jti", "oversized_100kB", "truncated",
            # properly signed, but not a JWT a strict verifier reads (RFC 7519 §2 NumericDate, RFC 8259 §6, RFC 7515 §4.1.11, RFC 7797)
            "exp_nan", "exp_infinity", "exp_1e308", "exp_true", "nbf_nan", "iat_string", "duplicate_claim", "duplicate_header",
-           "crit_unknown", "crit_b64_false")
+           "crit_unknown", "crit_b64_false", "deep_nesting")
 RESULTS: dict[str, dict[str, str]] = {}
 
 
@@ -92,12 +92,14 @@ def forge_strict(attack: str, header: dict[str, Any], claims: dict[str, Any], ke
     if attack == "crit_b64_false":
         # signed over the base64url payload, as a verifier that ignores RFC 7797 would check it
         return sign_raw(json.dumps({**header, "b64": False, "crit": ["b64"]}), json.dumps(claims), key)
+    if attack == "deep_nesting":  # 5,000 levels: past any recursive parser's stack, far under the size limit
+        return sign_raw(json.dumps(header), json.dumps(claims)[:-1] + ', "x": ' + "[" * 5000 + "]" * 5000 + "}", key)
     raise AssertionError(attack)
 
 
 def forge(attack: str, base: Baseline, now: int, jku_url: str) -> str:
     header, claims = dict(base.header), dict(base.claims, jti=str(uuid.uuid4()))
-    if attack.startswith(("exp_", "nbf_", "iat_", "duplicate_", "crit_")):
+    if attack.startswith(("exp_", "nbf_", "iat_", "duplicate_", "crit_", "deep_")):
         return forge_strict(attack, header, claims, base.key)
     if attack == "alg_none":
         return f"{b64(json.dumps({**header, 'alg': 'none'}).encode())}.{b64(json.dumps(claims).encode())}."
