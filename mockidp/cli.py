@@ -52,6 +52,7 @@ def _help_value(value: str | None, otherwise: str) -> str:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from mockidp.server import BindError, MockIdpServer
+    from mockidp.tls import TlsStateError
 
     try:
         tls_names = args.tls_name if args.tls_name is not None else _env_tls_names()  # the flags replace the variable
@@ -68,8 +69,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         what = "is already in use" if exc.errno == errno.EADDRINUSE else f"cannot be bound ({exc.strerror})"
         print(f"error: port {exc.port} on {exc.host} {what}; choose another with --port (or MOCKIDP_PORT)", file=sys.stderr)
         return 2
-    except PermissionError as exc:  # e.g. a read-only state dir that holds no usable CA
-        print(f"error: cannot write {exc.filename}: {exc.strerror}; choose another --state-dir (or MOCKIDP_STATE_DIR)", file=sys.stderr)
+    except TlsStateError as exc:  # e.g. a read-only state dir that holds no usable CA
+        print(f"error: {exc.strerror}; choose another --state-dir (or MOCKIDP_STATE_DIR)", file=sys.stderr)
         return 2
     print(f"mockidp serving {world.source} on {server.url}")
     if server.tls_files and server.tls_files.replaced:

@@ -40,6 +40,11 @@ RENEW_BEFORE = datetime.timedelta(days=30)  # a CA this close to its end is repl
 _HOSTNAME = re.compile(r"(\*\.)?[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?(?:\.[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?)*")
 
 
+class TlsStateError(OSError):
+    """The state dir cannot hold what TLS needs: no usable CA and no way to write one, or no room for the server's
+    certificate (a read-only mount, say). `strerror` is the whole one-line explanation."""
+
+
 @dataclass(frozen=True)
 class TlsFiles:
     ca_bundle: Path  # what clients trust (REQUESTS_CA_BUNDLE, SSL_CERT_FILE, verify=...)
@@ -198,21 +203,30 @@ def _locked(directory: Path) -> Iterator[None]:
     except ImportError:  # Windows: no flock; concurrent first starts there are the user's to avoid
         yield
         return
-    with open(directory / ".lock", "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+    fd = os.open(directory, os.O_RDONLY)  # the directory itself: no lock file left beside the CA
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
 
 
 def load_or_create_ca(ca_dir: Path, names: Iterable[str | IPAddress] = ()) -> tuple[LocalCA, str | None]:
     """The state dir's CA if it is constrained to cover `names` (and loopback), else a new one in its place.
     Returns the CA and, when one was replaced, a line saying which file and why."""
     needed = Permitted.for_names(names)
-    ca_dir.mkdir(parents=True, exist_ok=True)
     cert_path, key_path = ca_dir / "ca.pem", ca_dir / "ca.key.pem"
-    with _locked(ca_dir):
+    try:
+        ca_dir.mkdir(parents=True, exist_ok=True)
+        return _load_or_create(cert_path, key_path, needed)
+    except TlsStateError:
+        raise
+    except OSError as exc:
+        raise TlsStateError(exc.errno, f"cannot keep a CA in {ca_dir}: {exc.strerror or exc}") from exc
+
+
+def _load_or_create(cert_path: Path, key_path: Path, needed: Permitted) -> tuple[LocalCA, str | None]:
+    with _locked(cert_path.parent):
         ca, problem = _read_ca(cert_path, key_path)
         permitted = Permitted.of(ca.cert) if ca else None
         if ca is not None and permitted is None:
@@ -223,9 +237,13 @@ def load_or_create_ca(ca_dir: Path, names: Iterable[str | IPAddress] = ()) -> tu
         elif ca is not None:
             return ca, None
         ca = _new_ca(needed)
-        _write_private(key_path, ca.key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                                      serialization.NoEncryption()), 0o600)
-        _write_private(cert_path, ca.cert.public_bytes(serialization.Encoding.PEM), 0o644)
+        try:
+            _write_private(key_path, ca.key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                          serialization.NoEncryption()), 0o600)
+            _write_private(cert_path, ca.cert.public_bytes(serialization.Encoding.PEM), 0o644)
+        except OSError as exc:
+            why = f" to replace the one there ({problem})" if problem else ""
+            raise TlsStateError(exc.errno, f"cannot write a new CA at {cert_path}{why}: {exc.strerror or exc}") from exc
     if not problem:
         return ca, None
     notice = f"mockidp replaced the CA {cert_path}: {problem}; clients must trust the new one"
@@ -264,9 +282,12 @@ def issue_server_certificate(ca: LocalCA, names: list[str | IPAddress]) -> bytes
 def server_certificate(ca_dir: Path, out_dir: Path, hostnames: Iterable[str]) -> TlsFiles:
     names = certificate_names(hostnames)
     ca, replaced = load_or_create_ca(ca_dir, names)
-    out_dir.mkdir(parents=True, exist_ok=True)
     server_pem = out_dir / "server.pem"
-    _write_private(server_pem, issue_server_certificate(ca, names), 0o600)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        _write_private(server_pem, issue_server_certificate(ca, names), 0o600)
+    except OSError as exc:
+        raise TlsStateError(exc.errno, f"cannot write the server certificate {server_pem}: {exc.strerror or exc}") from exc
     return TlsFiles(ca_bundle=ca_dir / "ca.pem", server_pem=server_pem, replaced=replaced)
 
 

@@ -339,3 +339,15 @@ def test_a_ca_whose_key_is_missing_or_foreign_is_replaced(tmp_path: Path) -> Non
 def test_a_bad_tls_name_is_refused_before_anything_starts(name: str) -> None:
     with pytest.raises(ValueError, match="not a hostname or IP address"):
         MockIdpServer(tls_names=[name])
+
+
+def test_servers_starting_together_on_one_state_dir_agree_on_one_ca(tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(4) as pool:
+        made = list(pool.map(lambda _: load_or_create_ca(tmp_path / "ca", ["mockidp"])[0], range(4)))
+    assert len({ca.cert for ca in made}) == 1
+    on_disk = x509.load_pem_x509_certificate((tmp_path / "ca" / "ca.pem").read_bytes())
+    key = serialization.load_pem_private_key((tmp_path / "ca" / "ca.key.pem").read_bytes(), password=None)
+    assert on_disk == made[0].cert and key.public_key() == on_disk.public_key()
+    assert sorted(p.name for p in (tmp_path / "ca").iterdir()) == ["ca.key.pem", "ca.pem"]  # no temporary or lock file left
