@@ -351,3 +351,18 @@ def test_servers_starting_together_on_one_state_dir_agree_on_one_ca(tmp_path: Pa
     key = serialization.load_pem_private_key((tmp_path / "ca" / "ca.key.pem").read_bytes(), password=None)
     assert on_disk == made[0].cert and key.public_key() == on_disk.public_key()
     assert sorted(p.name for p in (tmp_path / "ca").iterdir()) == ["ca.key.pem", "ca.pem"]  # no temporary or lock file left
+
+
+def test_a_world_hostname_that_no_certificate_can_name_is_a_world_error() -> None:
+    from mockidp.world import WorldError, parse_world
+
+    with pytest.raises(WorldError, match=r"world\.toml: server\.hostnames\[1\]: not a hostname or IP address: 'idp example'"):
+        parse_world({"server": {"hostnames": ["idp.example.test", "idp example"]}}, "world.toml")
+
+
+def test_world_hostnames_are_permitted_and_served(tmp_path: Path) -> None:
+    from mockidp.world import parse_world
+
+    engine = Engine(parse_world({"server": {"hostnames": ["idp.example.test"]}}), state_dir=tmp_path)
+    with MockIdpServer(engine, state_dir=tmp_path) as server:
+        python_handshake(tmp_path / "ca" / "ca.pem", server.port, "idp.example.test")
