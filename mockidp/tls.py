@@ -3,7 +3,8 @@ trusting it), and a server certificate for loopback and every real hostname the 
 
 The CA is name-constrained (RFC 5280 §4.2.1.10): it can only vouch for `localhost`, the loopback addresses, the
 real hostnames mockidp serves and the names a user adds (`--tls-name`). Trusting it therefore lets no one, not even
-whoever copies its key out of the state dir, impersonate any other site to the machines that trust it."""
+whoever copies the issuing key out of the state dir, impersonate any other site to the machines that trust it (the
+root's own key is never kept: see LocalCA)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
@@ -133,53 +135,85 @@ def _sorted(networks: Iterable[IPNetwork]) -> list[IPNetwork]:
 
 @dataclass(frozen=True)
 class LocalCA:
+    """Two certificates: `root` (ca.pem) is what clients trust, and its private key was thrown away the moment it had
+    signed `cert`, the issuing CA (issuer.pem, key issuer.key.pem) that signs the server certificates.
+
+    Why two: the JDK's PKIX validator ignores the name constraints of a trust anchor's own certificate (a
+    java.security.cert.TrustAnchor takes them only as a separate parameter, which the default TrustManager never
+    sets), but it enforces them on an intermediate like every other stack. With the root's key gone, every
+    certificate a client could be shown passes through the constrained issuing CA."""
+
+    root: x509.Certificate
     cert: x509.Certificate
     key: ec.EllipticCurvePrivateKey
+
+
+ROOT, ISSUER, ISSUER_KEY = "ca.pem", "issuer.pem", "issuer.key.pem"
+OLD_KEY = "ca.key.pem"  # where mockidp kept the key of its single, unconstrained CA before
 
 
 def _now() -> datetime.datetime:
     return datetime.datetime.now(datetime.timezone.utc)
 
 
-def _new_ca(permitted: Permitted) -> LocalCA:
-    key = ec.generate_private_key(ec.SECP256R1())
-    # A random tag in the name: two installations' CAs never look alike in a trust store.
-    name = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "mockidp"),
-                      x509.NameAttribute(NameOID.COMMON_NAME, f"mockidp development CA {secrets.token_hex(4)} (NOT FOR PRODUCTION)")])
+def _ca_certificate(subject: x509.Name, key: ec.EllipticCurvePrivateKey, issuer: x509.Name, signer: ec.EllipticCurvePrivateKey,
+                    path_length: int, permitted: Permitted) -> x509.Certificate:
     now = _now()
-    cert = (
-        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+    builder = (
+        x509.CertificateBuilder().subject_name(subject).issuer_name(issuer).public_key(key.public_key())
         .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(hours=1))
         .not_valid_after(now + CA_LIFETIME)
-        # pathlen 0: this CA signs server certificates only, never another CA.
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=path_length), critical=True)
         .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True, content_commitment=False,
                                      key_encipherment=False, data_encipherment=False, key_agreement=False,
                                      encipher_only=False, decipher_only=False), critical=True)
         # RFC 5280 §4.2.1.10: "Conforming CAs MUST mark this extension as critical."
         .add_extension(permitted.extension(), critical=True)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .sign(key, hashes.SHA256())
     )
-    return LocalCA(cert, key)
+    if signer is not key:
+        builder = builder.add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(signer.public_key()), critical=False)
+    return builder.sign(signer, hashes.SHA256())
 
 
-def _read_ca(cert_path: Path, key_path: Path) -> tuple[LocalCA | None, str]:
+def _new_ca(permitted: Permitted) -> LocalCA:
+    tag = secrets.token_hex(4)  # two installations' CAs never look alike in a trust store
+
+    def name(what: str) -> x509.Name:
+        return x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "mockidp"),
+                          x509.NameAttribute(NameOID.COMMON_NAME, f"mockidp development {what} {tag} (NOT FOR PRODUCTION)")])
+
+    root_key = ec.generate_private_key(ec.SECP256R1())  # never written anywhere: it signs once, below, and is gone
+    root = _ca_certificate(name("CA"), root_key, name("CA"), root_key, 1, permitted)  # pathlen 1: the issuing CA only
+    key = ec.generate_private_key(ec.SECP256R1())
+    # pathlen 0: the issuing CA signs server certificates, never another CA.
+    return LocalCA(root, _ca_certificate(name("issuing CA"), key, root.subject, root_key, 0, permitted), key)
+
+
+def _read_ca(ca_dir: Path) -> tuple[LocalCA | None, str]:
     """The CA in the state dir and why it cannot be used as it is ('' when it can be, if it covers the names)."""
-    if not cert_path.is_file():
+    if not (ca_dir / ROOT).is_file():
         return None, ""
-    if not key_path.is_file():
-        return None, f"its private key {key_path.name} is missing"
     try:
-        cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
-        key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
-    except (ValueError, TypeError) as exc:
-        return None, f"it could not be read ({exc})"
+        root = x509.load_pem_x509_certificate((ca_dir / ROOT).read_bytes())
+    except ValueError:
+        return None, "it could not be read as a certificate"
+    if Permitted.of(root) is None:
+        return None, "it has no name constraints (made by an older mockidp)"
+    if not (ca_dir / ISSUER).is_file() or not (ca_dir / ISSUER_KEY).is_file():
+        return None, f"its issuing CA ({ISSUER}, {ISSUER_KEY}) is missing"
+    try:
+        cert = x509.load_pem_x509_certificate((ca_dir / ISSUER).read_bytes())
+        key = serialization.load_pem_private_key((ca_dir / ISSUER_KEY).read_bytes(), password=None)
+        cert.verify_directly_issued_by(root)
+    except (ValueError, TypeError, InvalidSignature):
+        return None, f"its issuing CA {ISSUER} could not be read, or is not signed by it"
     if not isinstance(key, ec.EllipticCurvePrivateKey) or key.public_key() != cert.public_key():
-        return None, f"{key_path.name} is not the key of {cert_path.name}"
-    if cert.not_valid_after_utc - RENEW_BEFORE < _now():
-        return None, f"it expires on {cert.not_valid_after_utc:%Y-%m-%d}"
-    return LocalCA(cert, key), ""
+        return None, f"{ISSUER_KEY} is not the key of {ISSUER}"
+    ends = min(root.not_valid_after_utc, cert.not_valid_after_utc)
+    if ends - RENEW_BEFORE < _now():
+        return None, f"it expires on {ends:%Y-%m-%d}"
+    return LocalCA(root, cert, key), ""
 
 
 def _write_private(path: Path, data: bytes, mode: int) -> None:
@@ -215,38 +249,41 @@ def load_or_create_ca(ca_dir: Path, names: Iterable[str | IPAddress] = ()) -> tu
     """The state dir's CA if it is constrained to cover `names` (and loopback), else a new one in its place.
     Returns the CA and, when one was replaced, a line saying which file and why."""
     needed = Permitted.for_names(names)
-    cert_path, key_path = ca_dir / "ca.pem", ca_dir / "ca.key.pem"
     try:
         ca_dir.mkdir(parents=True, exist_ok=True)
-        return _load_or_create(cert_path, key_path, needed)
+        return _load_or_create(ca_dir, needed)
     except TlsStateError:
         raise
     except OSError as exc:
         raise TlsStateError(exc.errno, f"cannot keep a CA in {ca_dir}: {exc.strerror or exc}") from exc
 
 
-def _load_or_create(cert_path: Path, key_path: Path, needed: Permitted) -> tuple[LocalCA, str | None]:
-    with _locked(cert_path.parent):
-        ca, problem = _read_ca(cert_path, key_path)
-        permitted = Permitted.of(ca.cert) if ca else None
-        if ca is not None and permitted is None:
-            problem = "it has no name constraints (made by an older mockidp)"
-        elif ca is not None and permitted is not None and (missing := permitted.missing(needed)):
-            problem = f"its name constraints do not cover {', '.join(missing)}"
-            needed = needed.union(permitted)  # keep the names it did permit: alternating --tls-name sets settle
-        elif ca is not None:
-            return ca, None
+def _load_or_create(ca_dir: Path, needed: Permitted) -> tuple[LocalCA, str | None]:
+    with _locked(ca_dir):
+        ca, problem = _read_ca(ca_dir)
+        if ca is not None:
+            permitted = Permitted.of(ca.root), Permitted.of(ca.cert)
+            if None in permitted:
+                problem = f"its issuing CA {ISSUER} has no name constraints"
+            elif missing := list(dict.fromkeys(m for p in permitted for m in p.missing(needed))):  # type: ignore[union-attr]
+                problem = f"its name constraints do not cover {', '.join(missing)}"
+                needed = needed.union(permitted[0])  # type: ignore[arg-type]  # keep what it did permit: alternating --tls-name sets settle
+            else:
+                return ca, None
         ca = _new_ca(needed)
         try:
-            _write_private(key_path, ca.key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                                          serialization.NoEncryption()), 0o600)
-            _write_private(cert_path, ca.cert.public_bytes(serialization.Encoding.PEM), 0o644)
+            _write_private(ca_dir / ISSUER_KEY, ca.key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                                     serialization.NoEncryption()), 0o600)
+            _write_private(ca_dir / ISSUER, ca.cert.public_bytes(serialization.Encoding.PEM), 0o644)
+            _write_private(ca_dir / ROOT, ca.root.public_bytes(serialization.Encoding.PEM), 0o644)
+            # The key of an older, unconstrained CA could sign for any name a client that still trusts it accepts.
+            (ca_dir / OLD_KEY).unlink(missing_ok=True)
         except OSError as exc:
             why = f" to replace the one there ({problem})" if problem else ""
-            raise TlsStateError(exc.errno, f"cannot write a new CA at {cert_path}{why}: {exc.strerror or exc}") from exc
+            raise TlsStateError(exc.errno, f"cannot write a new CA at {ca_dir / ROOT}{why}: {exc.strerror or exc}") from exc
     if not problem:
         return ca, None
-    notice = f"mockidp replaced the CA {cert_path}: {problem}; clients must trust the new one"
+    notice = f"mockidp replaced the CA {ca_dir / ROOT}: {problem}; clients must trust the new one"
     log.warning(notice)
     return ca, notice
 
@@ -256,7 +293,7 @@ def _general_name(name: str | IPAddress) -> x509.GeneralName:
 
 
 def issue_server_certificate(ca: LocalCA, names: list[str | IPAddress]) -> bytes:
-    """PEM: a fresh key, its certificate for `names`, and the CA certificate (the chain uvicorn serves)."""
+    """PEM: a fresh key, its certificate for `names`, and the issuing CA's (the chain uvicorn serves; clients hold the root)."""
     key = ec.generate_private_key(ec.SECP256R1())
     now = _now()
     cert = (
@@ -276,7 +313,7 @@ def issue_server_certificate(ca: LocalCA, names: list[str | IPAddress]) -> bytes
         .sign(ca.key, hashes.SHA256())
     )
     return b"".join([key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()),
-                     cert.public_bytes(serialization.Encoding.PEM), ca.cert.public_bytes(serialization.Encoding.PEM)])
+                     cert.public_bytes(serialization.Encoding.PEM), ca.cert.public_bytes(serialization.Encoding.PEM)])  # not the root
 
 
 def server_certificate(ca_dir: Path, out_dir: Path, hostnames: Iterable[str]) -> TlsFiles:
@@ -288,7 +325,7 @@ def server_certificate(ca_dir: Path, out_dir: Path, hostnames: Iterable[str]) ->
         _write_private(server_pem, issue_server_certificate(ca, names), 0o600)
     except OSError as exc:
         raise TlsStateError(exc.errno, f"cannot write the server certificate {server_pem}: {exc.strerror or exc}") from exc
-    return TlsFiles(ca_bundle=ca_dir / "ca.pem", server_pem=server_pem, replaced=replaced)
+    return TlsFiles(ca_bundle=ca_dir / ROOT, server_pem=server_pem, replaced=replaced)
 
 
 def system_ca_pem() -> bytes:

@@ -1,6 +1,6 @@
 """The local CA as real TLS stacks judge it: Python's ssl (OpenSSL), curl, Node, Go and Java accept the session CA's chain
-for loopback and for the real hostnames; all but Java refuse a certificate the same CA signs for any other name: the
-name constraints are real, so the CA's key vouches for nothing else (Java: see its xfail below)."""
+for loopback and for the real hostnames, and refuse a certificate the same CA signs for any other name: the
+name constraints are real, so the CA's key vouches for nothing else."""
 
 from __future__ import annotations
 
@@ -171,9 +171,9 @@ def java(ca: Path, port: int, name: str, tmp: Path) -> subprocess.CompletedProce
 
 # --- a certificate signed by the CA's own key, served by a bare TLS server ----------------------------------------------
 def forged_leaf(ca_dir: Path, name: str, out: Path) -> Path:
-    """What whoever holds the CA's key could make: a server certificate for `name`."""
-    ca_cert = x509.load_pem_x509_certificate((ca_dir / "ca.pem").read_bytes())
-    ca_key = serialization.load_pem_private_key((ca_dir / "ca.key.pem").read_bytes(), password=None)
+    """What whoever copies the state dir's key could make: a server certificate for `name` from the issuing CA."""
+    ca_cert = x509.load_pem_x509_certificate((ca_dir / "issuer.pem").read_bytes())
+    ca_key = serialization.load_pem_private_key((ca_dir / "issuer.key.pem").read_bytes(), password=None)
     key = ec.generate_private_key(ec.SECP256R1())
     try:
         import ipaddress
@@ -235,10 +235,11 @@ def ca_dir(mockidp) -> Path:  # type: ignore[no-untyped-def]
 
 
 # --- the CA itself ----------------------------------------------------------------------------------------------------
-def test_the_session_ca_is_constrained_to_what_mockidp_serves(ca_dir: Path) -> None:
-    ca = x509.load_pem_x509_certificate((ca_dir / "ca.pem").read_bytes())
+@pytest.mark.parametrize(("file", "path_length"), [("ca.pem", 1), ("issuer.pem", 0)])
+def test_the_session_ca_is_constrained_to_what_mockidp_serves(ca_dir: Path, file: str, path_length: int) -> None:
+    ca = x509.load_pem_x509_certificate((ca_dir / file).read_bytes())
     basic = ca.extensions.get_extension_for_class(x509.BasicConstraints)
-    assert basic.critical and basic.value.ca and basic.value.path_length == 0
+    assert basic.critical and basic.value.ca and basic.value.path_length == path_length
     constraints = ca.extensions.get_extension_for_class(x509.NameConstraints)
     assert constraints.critical and constraints.value.excluded_subtrees is None
     permitted = constraints.value.permitted_subtrees
@@ -246,8 +247,17 @@ def test_the_session_ca_is_constrained_to_what_mockidp_serves(ca_dir: Path) -> N
     assert dns == {"localhost", "cc.avayacloud.com", "b2clogin.com", "api.lumen.com", "api-test.lumen.com", "login.microsoftonline.com",
                    "login.windows.net", "sts.windows.net", "opengateway.telefonica.com"}  # sandbox.opengateway... lies under the last
     assert {str(t.value) for t in permitted if isinstance(t, x509.IPAddress)} == {"127.0.0.0/8", "::1/128"}
-    assert (ca_dir / "ca.key.pem").stat().st_mode & 0o777 == 0o600
     assert ca.not_valid_after_utc - ca.not_valid_before_utc > datetime.timedelta(days=3600)
+
+
+def test_only_the_issuing_cas_key_is_kept(ca_dir: Path) -> None:
+    root = x509.load_pem_x509_certificate((ca_dir / "ca.pem").read_bytes())
+    issuer = x509.load_pem_x509_certificate((ca_dir / "issuer.pem").read_bytes())
+    issuer.verify_directly_issued_by(root)
+    keys = [serialization.load_pem_private_key(p.read_bytes(), password=None).public_key()
+            for p in ca_dir.parent.rglob("*.pem") if b"PRIVATE KEY" in p.read_bytes()]
+    assert issuer.public_key() in keys and root.public_key() not in keys  # the trust anchor's key exists nowhere
+    assert (ca_dir / "issuer.key.pem").stat().st_mode & 0o777 == 0o600
 
 
 # --- accepted: loopback and the real hostnames ----------------------------------------------------------------------
@@ -337,9 +347,6 @@ def test_go_refuses_a_name_outside_the_constraints(forged: tuple[Path, int, str]
 
 
 @pytest.mark.skipif(JAVA is None, reason="java is not installed")
-@pytest.mark.xfail(strict=True, reason="the JDK's PKIX validator ignores the NameConstraints of a trust anchor's own certificate "
-                   "(java.security.cert.TrustAnchor takes them only as a separate parameter, which the default TrustManager never "
-                   "sets): a Java client would need a constrained intermediate under a root whose key is discarded")
 @pytest.mark.parametrize("forged", ["evil.example", "x.avayacloud.com"], indirect=True)
 def test_java_refuses_a_name_outside_the_constraints(forged: tuple[Path, int, str], tmp_path: Path) -> None:
     done = java(*forged, tmp_path)
@@ -370,7 +377,7 @@ def test_an_unconstrained_ca_is_replaced_once_and_then_kept(tmp_path: Path) -> N
     assert first.tls_files is not None and first.tls_files.replaced is not None
     assert str(tmp_path / "ca" / "ca.pem") in first.tls_files.replaced and "no name constraints" in first.tls_files.replaced
     new = (tmp_path / "ca" / "ca.pem").read_bytes()
-    assert new != old
+    assert new != old and not (tmp_path / "ca" / "ca.key.pem").exists()  # the old CA's key, which could sign anything, is gone
     assert x509.load_pem_x509_certificate(new).extensions.get_extension_for_class(x509.NameConstraints).critical
     second = serve_once(tmp_path)
     assert second.tls_files is not None and second.tls_files.replaced is None
@@ -396,11 +403,13 @@ def test_a_new_tls_name_extends_the_ca_and_keeps_the_old_names(tmp_path: Path) -
 
 def test_a_ca_whose_key_is_missing_or_foreign_is_replaced(tmp_path: Path) -> None:
     serve_once(tmp_path)
-    (tmp_path / "ca" / "ca.key.pem").unlink()
-    assert "private key ca.key.pem is missing" in (serve_once(tmp_path).tls_files.replaced or "")  # type: ignore[union-attr]
+    (tmp_path / "ca" / "issuer.key.pem").unlink()
+    assert "its issuing CA (issuer.pem, issuer.key.pem) is missing" in (serve_once(tmp_path).tls_files.replaced or "")  # type: ignore[union-attr]
     other = ec.generate_private_key(ec.SECP256R1()).private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    (tmp_path / "ca" / "ca.key.pem").write_bytes(other)
-    assert "is not the key of ca.pem" in (serve_once(tmp_path).tls_files.replaced or "")  # type: ignore[union-attr]
+    (tmp_path / "ca" / "issuer.key.pem").write_bytes(other)
+    assert "issuer.key.pem is not the key of issuer.pem" in (serve_once(tmp_path).tls_files.replaced or "")  # type: ignore[union-attr]
+    (tmp_path / "ca" / "issuer.pem").write_bytes(unconstrained_ca(tmp_path / "other"))  # a CA the root did not sign
+    assert "is not signed by it" in (serve_once(tmp_path).tls_files.replaced or "")  # type: ignore[union-attr]
 
 
 @pytest.mark.parametrize("name", ["bad name", "https://mockidp", "a..b", "-x.example", ""])
@@ -414,11 +423,11 @@ def test_servers_starting_together_on_one_state_dir_agree_on_one_ca(tmp_path: Pa
 
     with ThreadPoolExecutor(4) as pool:
         made = list(pool.map(lambda _: load_or_create_ca(tmp_path / "ca", ["mockidp"])[0], range(4)))
-    assert len({ca.cert for ca in made}) == 1
+    assert len({ca.root for ca in made}) == 1
     on_disk = x509.load_pem_x509_certificate((tmp_path / "ca" / "ca.pem").read_bytes())
-    key = serialization.load_pem_private_key((tmp_path / "ca" / "ca.key.pem").read_bytes(), password=None)
-    assert on_disk == made[0].cert and key.public_key() == on_disk.public_key()
-    assert sorted(p.name for p in (tmp_path / "ca").iterdir()) == ["ca.key.pem", "ca.pem"]  # no temporary or lock file left
+    key = serialization.load_pem_private_key((tmp_path / "ca" / "issuer.key.pem").read_bytes(), password=None)
+    assert on_disk == made[0].root and key.public_key() == made[0].cert.public_key()
+    assert sorted(p.name for p in (tmp_path / "ca").iterdir()) == ["ca.pem", "issuer.key.pem", "issuer.pem"]  # no temporary or lock file left
 
 
 def test_a_world_hostname_that_no_certificate_can_name_is_a_world_error() -> None:
