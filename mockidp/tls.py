@@ -262,12 +262,12 @@ def _load_or_create(ca_dir: Path, needed: Permitted) -> tuple[LocalCA, str | Non
     with _locked(ca_dir):
         ca, problem = _read_ca(ca_dir)
         if ca is not None:
-            permitted = Permitted.of(ca.root), Permitted.of(ca.cert)
-            if None in permitted:
+            root_permits, issuer_permits = Permitted.of(ca.root), Permitted.of(ca.cert)
+            if root_permits is None or issuer_permits is None:
                 problem = f"its issuing CA {ISSUER} has no name constraints"
-            elif missing := list(dict.fromkeys(m for p in permitted for m in p.missing(needed))):  # type: ignore[union-attr]
+            elif missing := list(dict.fromkeys([*root_permits.missing(needed), *issuer_permits.missing(needed)])):
                 problem = f"its name constraints do not cover {', '.join(missing)}"
-                needed = needed.union(permitted[0])  # type: ignore[arg-type]  # keep what it did permit: alternating --tls-name sets settle
+                needed = needed.union(root_permits)  # keep what it did permit: alternating --tls-name sets settle
             else:
                 return ca, None
         ca = _new_ca(needed)
