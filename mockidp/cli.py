@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
 import sys
@@ -28,11 +29,37 @@ def _positive(value: str) -> int:
     return int(value)
 
 
+def _tls_name(value: str) -> str:
+    from mockidp.tls import parse_name
+
+    try:
+        return str(parse_name(value))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
+def _env_tls_names() -> list[str]:
+    """MOCKIDP_TLS_NAMES, comma-separated; checked by the same rule as --tls-name (ValueError names the variable)."""
+    try:
+        return [_tls_name(n) for n in (_env("MOCKIDP_TLS_NAMES") or "").split(",") if n.strip()]
+    except argparse.ArgumentTypeError as exc:
+        raise ValueError(f"MOCKIDP_TLS_NAMES: {exc}") from exc
+
+
+def _help_value(value: str | None, otherwise: str) -> str:
+    return (value or otherwise).replace("%", "%%")  # argparse %-formats help text
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
-    from mockidp.server import MockIdpServer
-
     from mockidp.control_guard import ControlSettings
+    from mockidp.server import BindError, MockIdpServer
+    from mockidp.tls import TlsStateError
 
+    try:
+        tls_names = args.tls_name if args.tls_name is not None else _env_tls_names()  # the flags replace the variable
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     world = load_world(args.world)
     engine = Engine(world, state_dir=args.state_dir)
     try:
@@ -41,9 +68,20 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(f"error: --control-token: {exc}", file=sys.stderr)
         return 2
     server = MockIdpServer(engine, host=args.host, port=args.port, tls=not args.no_tls, state_dir=args.state_dir, log_level=args.log_level,
-                           threads=args.threads, allowed_hosts=control.allowed_hosts, control_token=control.token)
-    server.start()
+                           threads=args.threads, allowed_hosts=control.allowed_hosts, control_token=control.token,
+                           tls_names=tls_names)
+    try:
+        server.start()
+    except BindError as exc:  # one line a user can act on, not a traceback
+        what = "is already in use" if exc.errno == errno.EADDRINUSE else f"cannot be bound ({exc.strerror})"
+        print(f"error: port {exc.port} on {exc.host} {what}; choose another with --port (or MOCKIDP_PORT)", file=sys.stderr)
+        return 2
+    except TlsStateError as exc:  # e.g. a read-only state dir that holds no usable CA
+        print(f"error: {exc.strerror}; choose another --state-dir (or MOCKIDP_STATE_DIR)", file=sys.stderr)
+        return 2
     print(f"mockidp serving {world.source} on {server.url}")
+    if server.tls_files and server.tls_files.replaced:
+        print(server.tls_files.replaced)
     if server.ca_bundle:
         print(f"CA bundle (trust this): {server.ca_bundle}")
     print(f"health: {server.url}/healthz   world: {server.url}/_mockidp/world")
@@ -130,22 +168,31 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--state-dir", type=Path, default=Path(_env("MOCKIDP_STATE_DIR") or default_state_dir()), help="where the local CA and generated keys are kept (default: %(default)s)")
     sub = p.add_subparsers(dest="command", required=True)
 
-    s = sub.add_parser("serve", help="serve every authority of a world over HTTPS")
-    s.add_argument("--world", default=_env("MOCKIDP_WORLD"), help="world file (TOML), or a built-in world's name (default, avaya, fivedegrees, lumen, opengateway); default: the default world")
-    s.add_argument("--host", default=_env("MOCKIDP_HOST", "127.0.0.1"))
+    # Every serve flag's help ends with its default and the variable that sets it (`mockidp serve --help`).
+    s = sub.add_parser("serve", help="serve every authority of a world over HTTPS",
+                       epilog="The state dir (CA, generated keys) is the global option before `serve`: "
+                              f"mockidp --state-dir DIR serve (default: {default_state_dir()}; env MOCKIDP_STATE_DIR).")
+    s.add_argument("--world", default=_env("MOCKIDP_WORLD"), help=f"world file (TOML), or a built-in world's name (default, avaya, fivedegrees, lumen, opengateway) (default: {_help_value(_env('MOCKIDP_WORLD'), 'the built-in default world')}; env MOCKIDP_WORLD)")
+    s.add_argument("--host", default=_env("MOCKIDP_HOST", "127.0.0.1"), help="address to listen on (default: %(default)s; env MOCKIDP_HOST)")
     # String defaults from the environment: argparse converts them only when `serve` runs, and a bad value is then
     # a usage error naming the flag, not a traceback of every subcommand.
-    s.add_argument("--port", type=_port, default=_env("MOCKIDP_PORT") or "8443")
-    s.add_argument("--no-tls", action="store_true", default=_env("MOCKIDP_NO_TLS", "") in ("1", "true"), help="serve plain HTTP")
-    s.add_argument("--log-level", default=_env("MOCKIDP_LOG_LEVEL", "info"), choices=["critical", "error", "warning", "info", "debug"])
+    s.add_argument("--port", type=_port, default=_env("MOCKIDP_PORT") or "8443", help="port to listen on, 0 for any free one (default: %(default)s; env MOCKIDP_PORT)")
+    s.add_argument("--no-tls", action="store_true", default=_env("MOCKIDP_NO_TLS", "") in ("1", "true"), help="serve plain HTTP (default: %(default)s; env MOCKIDP_NO_TLS=1)")
+    s.add_argument("--log-level", default=_env("MOCKIDP_LOG_LEVEL", "info"), choices=["critical", "error", "warning", "info", "debug"],
+                   help="uvicorn's log level (default: %(default)s; env MOCKIDP_LOG_LEVEL)")
     s.add_argument("--threads", type=_positive, default=_env("MOCKIDP_THREADS") or "1", metavar="N",
-                   help="event loops serving in parallel, one thread each (default 1; 2 on 2 cores for load tests, "
-                        "~1.5x the RS256 tokens/s, not for ES256; control calls then run beside requests in flight)")
+                   help="event loops serving in parallel, one thread each (2 on 2 cores for load tests, "
+                        "~1.5x the RS256 tokens/s, not for ES256; control calls then run beside requests in flight) "
+                        "(default: %(default)s; env MOCKIDP_THREADS)")
+    s.add_argument("--tls-name", action="append", type=_tls_name, metavar="NAME",
+                   help="one more hostname or IP address for the server certificate and the CA's name constraints, "
+                        "e.g. a compose service name; repeatable (default: "
+                        f"{_help_value(_env('MOCKIDP_TLS_NAMES'), 'none')}; env MOCKIDP_TLS_NAMES, comma-separated)")
     s.add_argument("--allowed-host", action="append", default=[], metavar="NAME",
                    help="a further Host name the control plane (/_mockidp/) answers, e.g. a compose service name "
-                        "(repeatable; also MOCKIDP_ALLOWED_HOSTS, comma-separated); loopback names always")
+                        "and loopback names always; repeatable (default: none; env MOCKIDP_ALLOWED_HOSTS, comma-separated)")
     s.add_argument("--control-token", default=None, metavar="TOKEN",
-                   help="require Authorization: Bearer TOKEN on the control plane (also MOCKIDP_CONTROL_TOKEN); "
+                   help="require Authorization: Bearer TOKEN on the control plane (default: none; env MOCKIDP_CONTROL_TOKEN); "
                         "the dashboard link printed at start carries it")
     s.set_defaults(func=cmd_serve)
 

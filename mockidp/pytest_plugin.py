@@ -26,6 +26,7 @@ import pytest
 from mockidp.controls import Control
 from mockidp.engine import Engine
 from mockidp.server import MockIdpServer
+from mockidp.tls import trust_bundle
 from mockidp.world import load_world, parse_world
 
 
@@ -132,6 +133,18 @@ class MockIdp:
             session.auth = _requests_control_auth(self.control_token)
         return session
 
+    def trust(self, monkeypatch: pytest.MonkeyPatch) -> Path:
+        """Make every client of this test trust mockidp, whatever the environment said: writes a bundle of mockidp's
+        CA and the system's CAs and points REQUESTS_CA_BUNDLE, SSL_CERT_FILE and CURL_CA_BUNDLE at it (monkeypatch
+        restores them at teardown). Many CI images set REQUESTS_CA_BUNDLE, and requests lets it override
+        `Session.verify`; the system's CAs stay in so that other HTTPS calls of the test keep working."""
+        if self.server.ca_bundle is None:
+            raise RuntimeError("mockidp serves plain HTTP (mockidp_tls is False): there is no CA to trust")
+        bundle = trust_bundle(self.server.ca_bundle, self.server.state_dir / "trust")
+        for name in ("REQUESTS_CA_BUNDLE", "SSL_CERT_FILE", "CURL_CA_BUNDLE"):
+            monkeypatch.setenv(name, str(bundle))
+        return bundle
+
     # --- controls -------------------------------------------------------------------------------------
     @property
     def clock(self) -> Any:
@@ -233,13 +246,20 @@ def mockidp_host() -> str:
 
 
 @pytest.fixture(scope="session")
-def mockidp_server(mockidp_world_file: str | None, mockidp_tls: bool, mockidp_host: str, tmp_path_factory: pytest.TempPathFactory,
-                   mockidp_control_token: str | None, mockidp_allowed_hosts: tuple[str, ...]) -> Iterator[MockIdpServer]:
-    """The session's server (one per xdist worker: each worker has its own session)."""
+def mockidp_tls_names() -> list[str]:
+    """More hostnames or addresses for the server certificate and the session CA's name constraints."""
+    return []
+
+
+@pytest.fixture(scope="session")
+def mockidp_server(mockidp_world_file: str | None, mockidp_tls: bool, mockidp_host: str, mockidp_tls_names: list[str],
+                   tmp_path_factory: pytest.TempPathFactory, mockidp_control_token: str | None,
+                   mockidp_allowed_hosts: tuple[str, ...]) -> Iterator[MockIdpServer]:
+    """The session's server (one per xdist worker: each worker has its own session, and its own CA)."""
     state_dir = Path(tmp_path_factory.mktemp("mockidp-state"))
     engine = Engine(load_world(mockidp_world_file), state_dir=state_dir)
-    with MockIdpServer(engine, host=mockidp_host, tls=mockidp_tls, state_dir=state_dir, control_token=mockidp_control_token,
-                       allowed_hosts=mockidp_allowed_hosts) as server:
+    with MockIdpServer(engine, host=mockidp_host, tls=mockidp_tls, state_dir=state_dir, tls_names=mockidp_tls_names,
+                       control_token=mockidp_control_token, allowed_hosts=mockidp_allowed_hosts) as server:
         yield server
 
 

@@ -19,7 +19,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from mockidp.app import build_app
 from mockidp.control_guard import ControlSettings
 from mockidp.engine import Engine
-from mockidp.tls import TlsFiles, server_certificate
+from mockidp.tls import TlsFiles, parse_name, server_certificate
 
 
 class _IncompleteResponseFilter(logging.Filter):
@@ -117,6 +117,14 @@ def bind_all(host: str, port: int, count: int) -> list[socket.socket]:
     return [first, *(bind(host, first.getsockname()[1], reuse_port=True) for _ in range(count - 1))]
 
 
+class BindError(OSError):
+    """The listening socket could not be bound (the port is taken, or the host is not one of this machine's)."""
+
+    def __init__(self, host: str, port: int, cause: OSError) -> None:
+        super().__init__(cause.errno, cause.strerror)
+        self.host, self.port, self.cause = host, port, cause
+
+
 def all_hostnames(engine: Engine) -> list[str]:
     names = [n for a in engine.authorities.values() for n in a.cert_hostnames]
     return names + list(engine.world.server.hostnames)
@@ -137,12 +145,16 @@ class MockIdpServer:
         threads: int = 1,
         allowed_hosts: Iterable[str] = (),
         control_token: str | None = None,
+        tls_names: Iterable[str] = (),
     ) -> None:
         """`threads` > 1 serves with that many event loops, each on its own thread, over one engine. A signature
         releases the GIL, so one loop's Python runs while another's token is signed: with 2 on 2 cores, ~1.5x the
         RS256 tokens/s of one; not for ES256, whose cheap signatures gain less than the GIL hand-offs cost
         (benchmarks/RESULTS.md). For load: control calls (world changes, reset) then run while other loops serve,
-        so a request in flight may see the world from just before or just after a change."""
+        so a request in flight may see the world from just before or just after a change.
+
+        `tls_names` are more hostnames or addresses for the server certificate and the CA's name constraints, e.g.
+        a compose service name (`mockidp`) that client containers use."""
         if threads < 1:
             raise ValueError("threads must be at least 1")
         # The control plane (/_mockidp/) answers loopback names and the world's own names; `allowed_hosts` adds
@@ -150,6 +162,7 @@ class MockIdpServer:
         # control plane wants it as a bearer token (control_guard.py).
         bound = [] if host in ("0.0.0.0", "::", "") else [host]
         self.control = ControlSettings(tuple(dict.fromkeys([*allowed_hosts, *bound])), control_token)
+        self.tls_names = [str(parse_name(n)) for n in tls_names]  # a bad name fails here, not at start()
         self.engine = engine or Engine(state_dir=state_dir)
         self.host, self.port, self.tls = host, port, tls
         self.state_dir = state_dir or self.engine.state_dir
@@ -170,12 +183,21 @@ class MockIdpServer:
 
     def start(self, timeout: float = 30) -> MockIdpServer:
         self._errors = []
-        socks = bind_all(self.host, self.port, self.threads)
+        try:
+            socks = bind_all(self.host, self.port, self.threads)
+        except OSError as exc:
+            raise BindError(self.host, self.port, exc) from exc
         self.port = socks[0].getsockname()[1]
         self.engine.base_url = self.url
         ssl: dict[str, str] = {}
         if self.tls:
-            self.tls_files = server_certificate(self.state_dir / "ca", self.state_dir / "tls" / str(self.port), all_hostnames(self.engine))
+            try:
+                self.tls_files = server_certificate(self.state_dir / "ca", self.state_dir / "tls" / str(self.port),
+                                                    [*all_hostnames(self.engine), *self.tls_names])
+            except BaseException:
+                for sock in socks:
+                    sock.close()
+                raise
             ssl = {"ssl_certfile": str(self.tls_files.server_pem)}
         for n, sock in enumerate(socks):
             # Always httptools (a dependency), never h11, whose 16 KiB limit on a request head would answer a large

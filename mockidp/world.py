@@ -18,6 +18,7 @@ from mockidp.authorities.entra import EntraWorld
 from mockidp.authorities.lumen import LumenWorld
 from mockidp.authorities.opengateway import OpenGatewayWorld
 from mockidp.authorities.pfw import PfwWorld
+from mockidp.tls import parse_name
 
 DEFAULT_WORLD = Path(__file__).with_name("default_world.toml")
 # Ready worlds shipped as package data, so `--world avaya` works from a wheel as well as from a checkout.
@@ -85,6 +86,11 @@ def load_world(path: str | Path | None = None, *, relative_to: Path | None = Non
 def parse_world(data: dict[str, Any], source: str = "<memory>", base_dir: Path | None = None) -> World:
     world = _build(World, data, source, "")
     world.source = source
+    for i, name in enumerate(world.server.hostnames):  # each becomes a certificate SAN and a CA name constraint
+        try:
+            parse_name(name)
+        except ValueError as exc:
+            raise WorldError(source, f"server.hostnames[{i}]", str(exc)) from exc
     for section in (world.avaya, world.entra, world.b2c, world.lumen, world.pfw, world.opengateway):
         try:
             section.finish(base_dir or Path.cwd(), world.server.seed)

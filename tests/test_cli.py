@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import re
 import ssl
@@ -124,3 +125,88 @@ def test_a_bad_environment_value_is_a_usage_error_of_serve_only(tmp_path: Path, 
     assert served.returncode == 2 and f"argument {flag}: must be" in served.stderr and "Traceback" not in served.stderr
     checked = subprocess.run([sys.executable, "-m", "mockidp", "world", "check", "mockidp/default_world.toml"], capture_output=True, text=True, env=environ, timeout=60, cwd=Path(__file__).resolve().parents[1])
     assert checked.returncode == 0, checked.stderr  # the other commands never read it
+
+
+def test_serve_prints_the_dashboard_url(served: list[str]) -> None:
+    text = "\n".join(served)
+    url = re.search(r"on (https://127\.0\.0\.1:\d+)", text).group(1)  # type: ignore[union-attr]
+    dashboard = re.search(r"dashboard: (\S+)", text).group(1)  # type: ignore[union-attr]
+    assert dashboard == url + "/_mockidp/"
+    page = httpx.get(dashboard, verify=ssl.create_default_context(cafile=re.search(r"trust this\): (\S+)", text).group(1)))  # type: ignore[union-attr]
+    assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+
+
+def test_serve_on_a_port_in_use_is_one_line_naming_the_port(tmp_path: Path) -> None:
+    import socket
+
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        done = subprocess.run([sys.executable, "-m", "mockidp", "--state-dir", str(tmp_path), "serve", "--port", str(port)],
+                              capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [f"error: port {port} on 127.0.0.1 is already in use; choose another with --port (or MOCKIDP_PORT)"]
+    assert "mockidp is ready" not in done.stdout
+
+
+def test_serve_help_shows_every_default_and_its_variable(tmp_path: Path) -> None:
+    from mockidp.cli import parser
+
+    env = {**os.environ, "COLUMNS": "300", "MOCKIDP_PORT": "9444", "MOCKIDP_TLS_NAMES": "mockidp"}
+    text = subprocess.run([sys.executable, "-m", "mockidp", "serve", "--help"], capture_output=True, text=True, env=env, check=True).stdout
+    serve = next(a for a in parser()._actions if isinstance(a, argparse._SubParsersAction)).choices["serve"]
+    flags = [a.option_strings[-1] for a in serve._actions if a.option_strings and a.dest != "help"]
+    assert "--tls-name" in flags
+    blocks = {block.split()[0]: " ".join(block.split()) for block in re.split(r"\n(?=  -)", text.split("options:", 1)[1]) if block.strip()}  # one per flag
+    for flag in flags:  # a flag added later without its default and variable in its help fails here
+        assert re.search(r"\(default: [^;]+; env MOCKIDP_[A-Z_]+", blocks[flag]), blocks[flag]
+    assert "(default: 9444; env MOCKIDP_PORT)" in text and "(default: mockidp; env MOCKIDP_TLS_NAMES" in text
+    assert "env MOCKIDP_STATE_DIR" in text
+
+
+def test_tls_name_adds_a_permitted_name(tmp_path: Path) -> None:
+    proc, lines = start(["--tls-name", "mockidp", "--tls-name", "idp.internal"], tmp_path)
+    try:
+        port = int(re.search(r"on https://127\.0\.0\.1:(\d+)", "\n".join(lines)).group(1))  # type: ignore[union-attr]
+        context = ssl.create_default_context(cafile=str(tmp_path / "ca" / "ca.pem"))
+        import socket
+
+        for name in ("mockidp", "idp.internal", "api.lumen.com"):
+            with socket.create_connection(("127.0.0.1", port)) as raw, context.wrap_socket(raw, server_hostname=name):
+                pass  # the handshake verified the chain and the name
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    bad = subprocess.run([sys.executable, "-m", "mockidp", "--state-dir", str(tmp_path), "serve", "--tls-name", "not a name"], capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "argument --tls-name: not a hostname or IP address: 'not a name'" in bad.stderr and "Traceback" not in bad.stderr
+    env = {**os.environ, "MOCKIDP_TLS_NAMES": "mockidp,bad name"}
+    bad = subprocess.run([sys.executable, "-m", "mockidp", "--state-dir", str(tmp_path), "serve", "--port", "0"], capture_output=True, text=True, env=env, timeout=60)
+    assert bad.returncode == 2 and bad.stderr.strip() == "error: MOCKIDP_TLS_NAMES: not a hostname or IP address: 'bad name'"
+
+
+def test_an_unconstrained_ca_in_the_state_dir_is_replaced_and_said_once(tmp_path: Path) -> None:
+    import trustme
+
+    (tmp_path / "ca").mkdir()
+    old = trustme.CA()  # what mockidp made before name constraints
+    old.cert_pem.write_to_path(str(tmp_path / "ca" / "ca.pem"))
+    old.private_key_pem.write_to_path(str(tmp_path / "ca" / "ca.key.pem"))
+    proc, lines = start([], tmp_path)
+    proc.terminate()
+    proc.wait(10)
+    said = [line for line in lines if "replaced" in line]
+    assert said == [f"mockidp replaced the CA {tmp_path / 'ca' / 'ca.pem'}: it has no name constraints (made by an older mockidp); clients must trust the new one"]
+    proc, lines = start([], tmp_path)
+    proc.terminate()
+    proc.wait(10)
+    assert not any("replaced" in line for line in lines)
+
+
+def test_a_state_dir_that_cannot_hold_a_new_ca_is_one_line(tmp_path: Path) -> None:
+    # Root may write anywhere, so a path taken by a directory stands in for a read-only mount.
+    (tmp_path / "ca").mkdir()
+    (tmp_path / "ca" / "ca.pem").write_text("an old CA")
+    (tmp_path / "ca" / "issuer.key.pem").mkdir()
+    done = subprocess.run([sys.executable, "-m", "mockidp", "--state-dir", str(tmp_path), "serve", "--port", "0"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.strip().splitlines() == [f"error: cannot write a new CA at {tmp_path / 'ca' / 'ca.pem'} to replace the one there (it could not "
+                                                "be read as a certificate): Is a directory; choose another --state-dir (or MOCKIDP_STATE_DIR)"]
