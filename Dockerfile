@@ -14,9 +14,10 @@ COPY constraints.txt /tmp/constraints.txt
 COPY --from=build /wheels /tmp/wheels
 RUN pip install --no-cache-dir --constraint /tmp/constraints.txt /tmp/wheels/*.whl \
     && rm -r /tmp/constraints.txt /tmp/wheels
-# A non-root user owning the state dir: a named volume mounted there starts as a copy of it, owner included.
+# A non-root user owning the state dir and its CA folder: a named volume mounted on either starts as a copy of it,
+# owner included.
 RUN useradd --system --uid 10001 --user-group --home-dir /var/lib/mockidp --no-create-home mockidp \
-    && install -d -o mockidp -g mockidp -m 0755 /var/lib/mockidp
+    && install -d -o mockidp -g mockidp -m 0755 /var/lib/mockidp /var/lib/mockidp/ca
 USER mockidp
 WORKDIR /var/lib/mockidp
 ENV MOCKIDP_HOST=0.0.0.0 \

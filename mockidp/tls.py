@@ -149,6 +149,13 @@ class LocalCA:
 
 
 ROOT, ISSUER, ISSUER_KEY = "ca.pem", "issuer.pem", "issuer.key.pem"
+
+
+def issuer_dir(ca_dir: Path) -> Path:
+    """Where the issuing CA and its key live: beside the public CA folder, not in it, so that the folder clients are
+    given (a compose volume holding `ca.pem`) never carries a key that signs for the names they accept."""
+    return ca_dir.with_name(ca_dir.name + "-issuer")
+
 OLD_KEY = "ca.key.pem"  # where mockidp kept the key of its single, unconstrained CA before
 
 
@@ -200,11 +207,12 @@ def _read_ca(ca_dir: Path) -> tuple[LocalCA | None, str]:
         return None, "it could not be read as a certificate"
     if Permitted.of(root) is None:
         return None, "it has no name constraints (made by an older mockidp)"
-    if not (ca_dir / ISSUER).is_file() or not (ca_dir / ISSUER_KEY).is_file():
-        return None, f"its issuing CA ({ISSUER}, {ISSUER_KEY}) is missing"
+    private = issuer_dir(ca_dir)
+    if not (private / ISSUER).is_file() or not (private / ISSUER_KEY).is_file():
+        return None, f"its issuing CA ({ISSUER}, {ISSUER_KEY} in {private}) is missing"
     try:
-        cert = x509.load_pem_x509_certificate((ca_dir / ISSUER).read_bytes())
-        key = serialization.load_pem_private_key((ca_dir / ISSUER_KEY).read_bytes(), password=None)
+        cert = x509.load_pem_x509_certificate((private / ISSUER).read_bytes())
+        key = serialization.load_pem_private_key((private / ISSUER_KEY).read_bytes(), password=None)
         cert.verify_directly_issued_by(root)
     except (ValueError, TypeError, InvalidSignature):
         return None, f"its issuing CA {ISSUER} could not be read, or is not signed by it"
@@ -271,13 +279,17 @@ def _load_or_create(ca_dir: Path, needed: Permitted) -> tuple[LocalCA, str | Non
             else:
                 return ca, None
         ca = _new_ca(needed)
+        private = issuer_dir(ca_dir)
         try:
-            _write_private(ca_dir / ISSUER_KEY, ca.key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+            private.mkdir(mode=0o700, exist_ok=True)
+            private.chmod(0o700)
+            _write_private(private / ISSUER_KEY, ca.key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                                                      serialization.NoEncryption()), 0o600)
-            _write_private(ca_dir / ISSUER, ca.cert.public_bytes(serialization.Encoding.PEM), 0o644)
+            _write_private(private / ISSUER, ca.cert.public_bytes(serialization.Encoding.PEM), 0o644)
             _write_private(ca_dir / ROOT, ca.root.public_bytes(serialization.Encoding.PEM), 0o644)
             # The key of an older, unconstrained CA could sign for any name a client that still trusts it accepts.
             (ca_dir / OLD_KEY).unlink(missing_ok=True)
+            (ca_dir / ISSUER_KEY).unlink(missing_ok=True)  # where the issuing CA's key stood before it had a folder of its own
         except OSError as exc:
             why = f" to replace the one there ({problem})" if problem else ""
             raise TlsStateError(exc.errno, f"cannot write a new CA at {ca_dir / ROOT}{why}: {exc.strerror or exc}") from exc

@@ -205,7 +205,7 @@ def test_a_state_dir_that_cannot_hold_a_new_ca_is_one_line(tmp_path: Path) -> No
     # Root may write anywhere, so a path taken by a directory stands in for a read-only mount.
     (tmp_path / "ca").mkdir()
     (tmp_path / "ca" / "ca.pem").write_text("an old CA")
-    (tmp_path / "ca" / "issuer.key.pem").mkdir()
+    (tmp_path / "ca-issuer" / "issuer.key.pem").mkdir(parents=True)
     done = subprocess.run([sys.executable, "-m", "mockidp", "--state-dir", str(tmp_path), "serve", "--port", "0"], capture_output=True, text=True, timeout=60)
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert done.stderr.strip().splitlines() == [f"error: cannot write a new CA at {tmp_path / 'ca' / 'ca.pem'} to replace the one there (it could not "

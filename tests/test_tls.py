@@ -172,8 +172,8 @@ def java(ca: Path, port: int, name: str, tmp: Path) -> subprocess.CompletedProce
 # --- a certificate signed by the CA's own key, served by a bare TLS server ----------------------------------------------
 def forged_leaf(ca_dir: Path, name: str, out: Path) -> Path:
     """What whoever copies the state dir's key could make: a server certificate for `name` from the issuing CA."""
-    ca_cert = x509.load_pem_x509_certificate((ca_dir / "issuer.pem").read_bytes())
-    ca_key = serialization.load_pem_private_key((ca_dir / "issuer.key.pem").read_bytes(), password=None)
+    ca_cert = x509.load_pem_x509_certificate((ca_dir.with_name("ca-issuer") / "issuer.pem").read_bytes())
+    ca_key = serialization.load_pem_private_key((ca_dir.with_name("ca-issuer") / "issuer.key.pem").read_bytes(), password=None)
     key = ec.generate_private_key(ec.SECP256R1())
     try:
         import ipaddress
@@ -235,9 +235,9 @@ def ca_dir(mockidp) -> Path:  # type: ignore[no-untyped-def]
 
 
 # --- the CA itself ----------------------------------------------------------------------------------------------------
-@pytest.mark.parametrize(("file", "path_length"), [("ca.pem", 1), ("issuer.pem", 0)])
+@pytest.mark.parametrize(("file", "path_length"), [("ca/ca.pem", 1), ("ca-issuer/issuer.pem", 0)])
 def test_the_session_ca_is_constrained_to_what_mockidp_serves(ca_dir: Path, file: str, path_length: int) -> None:
-    ca = x509.load_pem_x509_certificate((ca_dir / file).read_bytes())
+    ca = x509.load_pem_x509_certificate((ca_dir.parent / file).read_bytes())
     basic = ca.extensions.get_extension_for_class(x509.BasicConstraints)
     assert basic.critical and basic.value.ca and basic.value.path_length == path_length
     constraints = ca.extensions.get_extension_for_class(x509.NameConstraints)
@@ -252,12 +252,12 @@ def test_the_session_ca_is_constrained_to_what_mockidp_serves(ca_dir: Path, file
 
 def test_only_the_issuing_cas_key_is_kept(ca_dir: Path) -> None:
     root = x509.load_pem_x509_certificate((ca_dir / "ca.pem").read_bytes())
-    issuer = x509.load_pem_x509_certificate((ca_dir / "issuer.pem").read_bytes())
+    issuer = x509.load_pem_x509_certificate((ca_dir.with_name("ca-issuer") / "issuer.pem").read_bytes())
     issuer.verify_directly_issued_by(root)
     keys = [serialization.load_pem_private_key(p.read_bytes(), password=None).public_key()
             for p in ca_dir.parent.rglob("*.pem") if b"PRIVATE KEY" in p.read_bytes()]
     assert issuer.public_key() in keys and root.public_key() not in keys  # the trust anchor's key exists nowhere
-    assert (ca_dir / "issuer.key.pem").stat().st_mode & 0o777 == 0o600
+    assert (ca_dir.with_name("ca-issuer") / "issuer.key.pem").stat().st_mode & 0o777 == 0o600
 
 
 # --- accepted: loopback and the real hostnames ----------------------------------------------------------------------
@@ -403,12 +403,12 @@ def test_a_new_tls_name_extends_the_ca_and_keeps_the_old_names(tmp_path: Path) -
 
 def test_a_ca_whose_key_is_missing_or_foreign_is_replaced(tmp_path: Path) -> None:
     serve_once(tmp_path)
-    (tmp_path / "ca" / "issuer.key.pem").unlink()
-    assert "its issuing CA (issuer.pem, issuer.key.pem) is missing" in (serve_once(tmp_path).tls_files.replaced or "")  # type: ignore[union-attr]
+    (tmp_path / "ca-issuer" / "issuer.key.pem").unlink()
+    assert "its issuing CA (issuer.pem, issuer.key.pem in " in (serve_once(tmp_path).tls_files.replaced or "")  # type: ignore[union-attr]
     other = ec.generate_private_key(ec.SECP256R1()).private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    (tmp_path / "ca" / "issuer.key.pem").write_bytes(other)
+    (tmp_path / "ca-issuer" / "issuer.key.pem").write_bytes(other)
     assert "issuer.key.pem is not the key of issuer.pem" in (serve_once(tmp_path).tls_files.replaced or "")  # type: ignore[union-attr]
-    (tmp_path / "ca" / "issuer.pem").write_bytes(unconstrained_ca(tmp_path / "other"))  # a CA the root did not sign
+    (tmp_path / "ca-issuer" / "issuer.pem").write_bytes(unconstrained_ca(tmp_path / "other"))  # a CA the root did not sign
     assert "is not signed by it" in (serve_once(tmp_path).tls_files.replaced or "")  # type: ignore[union-attr]
 
 
@@ -425,9 +425,11 @@ def test_servers_starting_together_on_one_state_dir_agree_on_one_ca(tmp_path: Pa
         made = list(pool.map(lambda _: load_or_create_ca(tmp_path / "ca", ["mockidp"])[0], range(4)))
     assert len({ca.root for ca in made}) == 1
     on_disk = x509.load_pem_x509_certificate((tmp_path / "ca" / "ca.pem").read_bytes())
-    key = serialization.load_pem_private_key((tmp_path / "ca" / "issuer.key.pem").read_bytes(), password=None)
+    key = serialization.load_pem_private_key((tmp_path / "ca-issuer" / "issuer.key.pem").read_bytes(), password=None)
     assert on_disk == made[0].root and key.public_key() == made[0].cert.public_key()
-    assert sorted(p.name for p in (tmp_path / "ca").iterdir()) == ["ca.pem", "issuer.key.pem", "issuer.pem"]  # no temporary or lock file left
+    assert sorted(p.name for p in (tmp_path / "ca").iterdir()) == ["ca.pem"]  # no key, temporary or lock file beside what clients get
+    assert sorted(p.name for p in (tmp_path / "ca-issuer").iterdir()) == ["issuer.key.pem", "issuer.pem"]
+    assert (tmp_path / "ca-issuer").stat().st_mode & 0o777 == 0o700
 
 
 def test_a_world_hostname_that_no_certificate_can_name_is_a_world_error() -> None:

@@ -53,6 +53,9 @@ def test_ports_are_published_on_loopback_only_and_the_state_is_a_named_volume(co
             assert str(port).startswith("127.0.0.1:"), port
     volumes = compose["services"]["mockidp"]["volumes"]
     assert "mockidp-state:/var/lib/mockidp" in volumes and "mockidp-state" in compose["volumes"]
+    # Clients get the CA folder alone (certificates), never the state dir that holds the issuing CA's key.
+    assert "mockidp-ca:/var/lib/mockidp/ca" in volumes
+    assert compose["services"]["example-client"]["volumes"] == ["mockidp-ca:/mockidp-ca:ro"]
     assert all(not v.startswith(".") for v in volumes), "the built-in world needs nothing mounted"
 
 
@@ -123,6 +126,8 @@ def test_the_service_serves_its_health_check_passes_and_the_example_client_gets_
                              capture_output=True, text=True, timeout=30)
         assert got.returncode == 0, got.stderr
         assert json.loads(got.stdout)["token_type"].lower() == "bearer"
+        shared = [p for p in (volumes / "mockidp-ca").rglob("*") if p.is_file()]
+        assert [p.name for p in shared] == ["ca.pem"] and all(b"PRIVATE KEY" not in p.read_bytes() for p in shared)
     finally:
         proc.terminate()
         proc.wait(10)
