@@ -43,14 +43,14 @@ def pem_certificate() -> str:
 # --- row 1: inline key material only, all-or-nothing changes --------------------------------------------------
 
 def file_paths(mockidp: Any) -> list[str]:
-    ca_key = Path(mockidp.server.state_dir) / "ca" / "ca.key.pem"
+    ca_key = Path(mockidp.server.state_dir) / "ca-issuer" / "issuer.key.pem"
     assert ca_key.is_file()  # the one file a remote caller must never get
     return ["/etc/passwd", "/proc/self/environ", str(ca_key), "keys/avaya-demo-jwt-client.crt.pem", "/no/such/file.pem", "../../etc/hostname"]
 
 
 def test_a_remote_caller_never_has_a_file_read(mockidp, http) -> None:  # type: ignore[no-untyped-def]
     before = world(http)
-    ca_key = (Path(mockidp.server.state_dir) / "ca" / "ca.key.pem").read_text()
+    ca_key = (Path(mockidp.server.state_dir) / "ca-issuer" / "issuer.key.pem").read_text()
     for path in file_paths(mockidp):
         for url, item in ((CLIENTS, {"client_id": "x", "certificate": path}), (APPS, {"app_id": "x-app", "certificates": [path]})):
             refused = http.post(url, json=item)
