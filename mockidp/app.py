@@ -134,7 +134,7 @@ class EndpointApp:
             params = dict(req.params)
             if req.basic:
                 params.setdefault("client_id", req.basic[0])
-            fault = self.engine.faults.take(self.authority.name, self.endpoint.name, params)
+            fault = self.engine.faults.take_for(self.authority.name, self.endpoint.name, params)
             if fault is not None and fault.delay:
                 await asyncio.sleep(fault.delay)
             if fault is not None and fault.drop:

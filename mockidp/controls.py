@@ -167,7 +167,7 @@ class Control:
         if not isinstance(claims, dict) or not claims:
             raise ControlError("claims must be a non-empty JSON object")
         try:
-            return self.engine.claims.add(PlannedClaims(authority, client_id, claims, times))
+            return self.engine.claims.add(PlannedClaims(authority=authority, client_id=client_id, claims=claims, times=times))
         except ValueError as exc:
             raise ControlError(str(exc)) from exc
 

@@ -96,7 +96,7 @@ class Authority:
 
     def planned_claims(self, client_id: str | None) -> dict[str, Any]:
         """Claims a test planned for this client's next token (merge them last, so they override)."""
-        return self.engine.claims.take(self.name, client_id)
+        return self.engine.claims.take_for(self.name, client_id)
 
     def mint_defaults(self, issuer: Issuer, base: str) -> dict[str, Any]:
         """Claims a minted token carries unless the caller sets them, so this authority's own APIs accept it
