@@ -28,7 +28,7 @@ from mockidp.journal import Entry, masked
 from mockidp.request import Reply, Request
 
 if TYPE_CHECKING:
-    from mockidp.control_guard import ControlSettings
+    from mockidp.control.guard import ControlSettings
 
 MAX_BODY = 1024 * 1024
 HOST = re.compile(r"(?:[A-Za-z0-9_.-]+|\[[0-9A-Fa-f:.]+\])(?::(?:6553[0-5]|655[0-2]\d|65[0-4]\d\d|6[0-4]\d{3}|[1-5]?\d{1,4}))?")
@@ -329,10 +329,10 @@ async def not_found(request: StarletteRequest, exc: Exception) -> Response:
 
 
 def build_app(engine: Engine, control: ControlSettings | None = None) -> ASGIApp:
-    """`control`: who the control plane (/_mockidp/) answers besides loopback, and its token (control_guard.py)."""
-    from mockidp.control import control_routes
-    from mockidp.control_guard import ControlGuard, ControlSettings
-    from mockidp.dashboard import dashboard_routes
+    """`control`: who the control plane (/_mockidp/) answers besides loopback, and its token (control/guard.py)."""
+    from mockidp.control.routes import control_routes
+    from mockidp.control.guard import ControlGuard, ControlSettings
+    from mockidp.control.dashboard import dashboard_routes
 
     async def healthz(request: StarletteRequest) -> Response:
         return JSONResponse({"status": "ok"})
@@ -347,6 +347,6 @@ def build_app(engine: Engine, control: ControlSettings | None = None) -> ASGIApp
 def asgi_app(engine: Engine | None = None) -> Any:
     """An ASGI app over a fresh (or given) engine, for `uvicorn mockidp.app:asgi_app --factory` and httpx transports.
     The control plane's extra hosts and token come from MOCKIDP_ALLOWED_HOSTS / MOCKIDP_CONTROL_TOKEN, as for serve."""
-    from mockidp.control_guard import ControlSettings
+    from mockidp.control.guard import ControlSettings
 
     return build_app(engine or Engine(), ControlSettings.from_env())

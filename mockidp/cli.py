@@ -51,7 +51,7 @@ def _help_value(value: str | None, otherwise: str) -> str:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from mockidp.control_guard import ControlSettings
+    from mockidp.control.guard import ControlSettings
     from mockidp.server import BindError, MockIdpServer
     from mockidp.tls import TlsStateError
 

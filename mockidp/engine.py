@@ -9,13 +9,13 @@ import os
 import threading
 from pathlib import Path
 
-from mockidp.authorities.avaya import Avaya
-from mockidp.authorities.b2c import B2C
+from mockidp.authorities.avaya.authority import Avaya
+from mockidp.authorities.b2c.authority import B2C
 from mockidp.authorities.base import Authority
-from mockidp.authorities.entra import Entra
-from mockidp.authorities.lumen import Lumen
-from mockidp.authorities.opengateway import OpenGateway
-from mockidp.authorities.pfw import Pfw
+from mockidp.authorities.entra.authority import Entra
+from mockidp.authorities.lumen.authority import Lumen
+from mockidp.authorities.opengateway.authority import OpenGateway
+from mockidp.authorities.pfw.authority import Pfw
 from mockidp.clock import Clock
 from mockidp.claims import ClaimsPlan
 from mockidp.faults import FaultPlan

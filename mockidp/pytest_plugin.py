@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from mockidp.controls import Control
+from mockidp.control.surface import Control
 from mockidp.engine import Engine
 from mockidp.server import MockIdpServer
 from mockidp.tls import trust_bundle

@@ -17,7 +17,7 @@ import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from mockidp.app import build_app
-from mockidp.control_guard import ControlSettings
+from mockidp.control.guard import ControlSettings
 from mockidp.engine import Engine
 from mockidp.tls import TlsFiles, parse_name, server_certificate
 
@@ -159,7 +159,7 @@ class MockIdpServer:
             raise ValueError("threads must be at least 1")
         # The control plane (/_mockidp/) answers loopback names and the world's own names; `allowed_hosts` adds
         # others (a compose service name), and so does the address it is bound to. `control_token`: when set, the
-        # control plane wants it as a bearer token (control_guard.py).
+        # control plane wants it as a bearer token (control/guard.py).
         bound = [] if host in ("0.0.0.0", "::", "") else [host]
         self.control = ControlSettings(tuple(dict.fromkeys([*allowed_hosts, *bound])), control_token)
         self.tls_names = [str(parse_name(n)) for n in tls_names]  # a bad name fails here, not at start()

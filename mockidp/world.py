@@ -12,12 +12,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TypeVar, get_args, get_origin, get_type_hints
 
-from mockidp.authorities.avaya import AvayaWorld
-from mockidp.authorities.b2c import B2CWorld
-from mockidp.authorities.entra import EntraWorld
-from mockidp.authorities.lumen import LumenWorld
-from mockidp.authorities.opengateway import OpenGatewayWorld
-from mockidp.authorities.pfw import PfwWorld
+from mockidp.authorities.avaya.authority import AvayaWorld
+from mockidp.authorities.b2c.authority import B2CWorld
+from mockidp.authorities.entra.authority import EntraWorld
+from mockidp.authorities.lumen.authority import LumenWorld
+from mockidp.authorities.opengateway.authority import OpenGatewayWorld
+from mockidp.authorities.pfw.authority import PfwWorld
 from mockidp.tls import parse_name
 
 DEFAULT_WORLD = Path(__file__).with_name("default_world.toml")

@@ -112,7 +112,7 @@ def test_forge_errors(http) -> None:  # type: ignore[no-untyped-def]
 def test_openapi_document_lists_every_control_route(mockidp, http) -> None:  # type: ignore[no-untyped-def]
     from starlette.routing import Route
 
-    from mockidp.control import control_routes
+    from mockidp.control.routes import control_routes
 
     doc = http.get("/_mockidp/openapi.json").json()
     assert doc["openapi"].startswith("3.")

@@ -15,7 +15,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 
 from mockidp.cli import parser
-from mockidp.control_guard import ControlSettings
+from mockidp.control.guard import ControlSettings
 from mockidp.engine import Engine
 from mockidp.keys import MAX_PUBLISHED, generate_private_key, self_signed_certificate
 from mockidp.server import MockIdpServer

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from werkzeug import Response
 
-from mockidp.controls import ControlError
+from mockidp.control.surface import ControlError
 from mockidp.tokens import verify
 
 SIM_SWAP = "dpv:FraudPreventionAndDetection#sim-swap"

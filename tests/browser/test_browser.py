@@ -200,6 +200,6 @@ def test_a_page_on_another_origin_changes_nothing(mockidp: Any, page: Any, https
     assert http.get("/_mockidp/world").content == world_before
     assert http.get("/_mockidp/world/avaya/realms/demo-account/clients/planted").status_code == 404
     assert mockidp.engine.claims.pending(), "reset ran"
-    from mockidp.authorities.opengateway import RULES
+    from mockidp.authorities.opengateway.authority import RULES
 
     assert mockidp.engine.store.get(RULES, "tel:+34655555555", mockidp.clock.now()) is None  # no consent decided

@@ -96,7 +96,7 @@ def client(mockidp_server: Any) -> Any:
 @pytest.fixture(scope="module")
 def sample_tokens(mockidp_server: Any) -> list[str]:
     """Real-looking tokens of every issuer (valid and deliberately broken), so fuzzed bearer values get deep."""
-    from mockidp.controls import Control
+    from mockidp.control.surface import Control
 
     control = Control(mockidp_server.engine)
     out = Samples(["a.b.c", "x" * 70_000])

@@ -107,7 +107,7 @@ def test_keycloak_logout_hint_of_another_client_or_not_an_id_token(http: Any) ->
 
 
 def test_keycloak_post_logout_redirect_uris_follow_keycloaks_plus_and_minus() -> None:
-    from mockidp.authorities.avaya_world import AvayaClient
+    from mockidp.authorities.avaya.world import AvayaClient
 
     client = AvayaClient("c", redirect_uris=["http://localhost:*"])
     assert client.post_logout_uris() == ["http://localhost:*"]  # default "+": the redirect URIs

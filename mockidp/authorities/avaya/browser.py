@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from typing import TYPE_CHECKING
 
-from mockidp.authorities.avaya_tokens import CODE
+from mockidp.authorities.avaya.tokens import CODE
 from mockidp.errors import OAuthError
 from mockidp.oauth import pkce
 from mockidp.oauth.pages import error_page, error_redirect, login_page, redirect_with
@@ -18,8 +18,8 @@ from mockidp.request import Reply, Request
 from mockidp.tokens import TokenInvalid, verify
 
 if TYPE_CHECKING:
-    from mockidp.authorities.avaya import Avaya, Realm
-    from mockidp.authorities.avaya_world import AvayaClient
+    from mockidp.authorities.avaya.authority import Avaya, Realm
+    from mockidp.authorities.avaya.world import AvayaClient
 
 
 class AvayaBrowser:

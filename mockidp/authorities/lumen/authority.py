@@ -4,7 +4,7 @@ accept its tokens. Seed 000; wire facts: shared/reference/lumen-b2c.md.
 One Control Center registration (`[[lumen.apps]]`) is both a B2C app (b2c.py reads these) and the LIAM user record
 for its client id. LIAM "has B2C authorize the credentials" by calling the B2C authority in-process, then mints its
 *own* token (own issuer, own keys) from the user record. PFW, APIGEE and Digest are other authorities with other
-keys: the API stand-in (gateways/lumen_api.py) accepts a token only from a mechanism a route lists.
+keys: the API stand-in (authorities/lumen/api.py) accepts a token only from a mechanism a route lists.
 """
 
 from __future__ import annotations
@@ -16,15 +16,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mockidp.authorities.base import Authority, Endpoint, Issuer
-from mockidp.authorities.lumen_apigee import Apigee, ApigeeApp, render_apigee_error
+from mockidp.authorities.lumen.apigee import Apigee, ApigeeApp, render_apigee_error
 from mockidp.errors import OAuthError
-from mockidp.gateways.lumen_digest import Digest, DigestApp, DigestSettings, check_apps
+from mockidp.authorities.lumen.digest import Digest, DigestApp, DigestSettings, check_apps
 from mockidp.oauth.clientauth import JWT_BEARER, MixedCredentials, presented_credentials
 from mockidp.request import Reply, Request
 from mockidp.tokens import TokenInvalid, sign, verify
 
 if TYPE_CHECKING:
-    from mockidp.authorities.b2c import B2C
+    from mockidp.authorities.b2c.authority import B2C
 
 NO_STORE = {"cache-control": "no-store", "pragma": "no-cache"}
 MECHANISMS = ("LIAM", "PFW", "APIGEE", "Digest")  # seed 000's four; each route lists those it accepts
@@ -64,7 +64,7 @@ class LumenWorld:
     apps: list[LumenApp] = field(default_factory=list)
     api_routes: list[LumenApiRoute] = field(default_factory=list)
     apigee_apps: list[ApigeeApp] = field(default_factory=list)  # legacy APIGEE apps (lumen_apigee.py)
-    digest_apps: list[DigestApp] = field(default_factory=list)  # deprecated App Key + Digest apps (gateways/lumen_digest.py)
+    digest_apps: list[DigestApp] = field(default_factory=list)  # deprecated App Key + Digest apps (authorities/lumen/digest.py)
     digest: DigestSettings = field(default_factory=DigestSettings)
 
     def finish(self, base_dir: Path, seed: int) -> None:
@@ -120,7 +120,7 @@ class Lumen(Authority):
         """What a Control Center developer does at runtime: create an API application with BANs and a lifetime;
         the app appears in B2C and its credentials are returned. The same as adding to `lumen/apps` through the
         control surface (`POST /_mockidp/world/lumen/apps`); reset drops it."""
-        from mockidp.controls import Control
+        from mockidp.control.surface import Control
 
         item = {"client_id": client_id or str(uuid.uuid4()), "secret": secret or secrets.token_urlsafe(24), "bans": list(bans),
                 "customer_number": customer_number, "environment": environment or self.config.environment, "token_lifetime": token_lifetime}
@@ -160,7 +160,7 @@ class Lumen(Authority):
         return lumen_error(status, name, reason, description or reason)
 
     def endpoints(self) -> list[Endpoint]:
-        from mockidp.gateways.lumen_api import LumenApi
+        from mockidp.authorities.lumen.api import LumenApi
 
         return [
             Endpoint("/oauth/v2/token", "token", self.token, ("POST",)),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mockidp.controls import FORGERIES
+from mockidp.control.surface import FORGERIES
 
 ERROR = {"$ref": "#/components/schemas/Error"}
 
@@ -41,7 +41,7 @@ FAULT = {
 }
 
 
-GUARD = {  # what control_guard.py answers before any handler (docs/hardening.md, "Control plane")
+GUARD = {  # what control/guard.py answers before any handler (docs/hardening.md, "Control plane")
     "401": "the control token is required (--control-token) and was not sent as Authorization: Bearer",
     "403": "the Origin header is not this server's own origin",
     "415": "a state change without Content-Type: application/json (even with an empty body)",

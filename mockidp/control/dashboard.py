@@ -44,7 +44,7 @@ def decode_token(engine: Engine, token: str) -> dict[str, Any]:
 
 def ciba_requests(engine: Engine) -> list[dict[str, Any]]:
     """Pending CIBA requests, when an authority of the world runs CIBA."""
-    from mockidp.controls import Control, ControlError
+    from mockidp.control.surface import Control, ControlError
 
     try:
         return Control(engine).ciba_requests("pending")

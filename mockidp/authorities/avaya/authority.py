@@ -15,9 +15,9 @@ from collections.abc import Callable
 from functools import cached_property, partial
 from typing import ClassVar
 
-from mockidp.authorities.avaya_browser import AvayaBrowser
-from mockidp.authorities.avaya_tokens import CODE, CODE_SPENT, NO_STORE, AvayaTokens, kc_error
-from mockidp.authorities.avaya_world import CLIENT_ID, AvayaApiRoute, AvayaClient, AvayaRealm, AvayaScope, AvayaUser, AvayaWorld
+from mockidp.authorities.avaya.browser import AvayaBrowser
+from mockidp.authorities.avaya.tokens import CODE, CODE_SPENT, NO_STORE, AvayaTokens, kc_error
+from mockidp.authorities.avaya.world import CLIENT_ID, AvayaApiRoute, AvayaClient, AvayaRealm, AvayaScope, AvayaUser, AvayaWorld
 from mockidp.authorities.base import Authority, Endpoint, Issuer
 from mockidp.errors import OAuthError
 from mockidp.keys import KeySet
@@ -122,7 +122,7 @@ class Avaya(Authority):
         return kc_error(name, description or text, status)
 
     def endpoints(self) -> list[Endpoint]:
-        from mockidp.gateways.avaya_api import AvayaApi
+        from mockidp.authorities.avaya.api import AvayaApi
 
         realm = "/auth/realms/{realm}"
         oidc = realm + "/protocol/openid-connect"

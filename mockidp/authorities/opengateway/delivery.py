@@ -18,7 +18,7 @@ from mockidp.journal import Entry
 from mockidp.oauth import ciba
 
 if TYPE_CHECKING:
-    from mockidp.authorities.opengateway import OpenGateway
+    from mockidp.authorities.opengateway.authority import OpenGateway
 
 log = logging.getLogger("mockidp")
 TICK = 0.02  # how often a watcher looks at its request: short, so a test's clock.advance() is noticed at once

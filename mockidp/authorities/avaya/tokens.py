@@ -14,13 +14,13 @@ from typing import TYPE_CHECKING, Any
 from joserfc import jwt
 from joserfc.errors import JoseError
 
-from mockidp.authorities.avaya_world import AvayaClient, AvayaUser
+from mockidp.authorities.avaya.world import AvayaClient, AvayaUser
 from mockidp.errors import OAuthError
 from mockidp.request import Reply, Request
 from mockidp.tokens import TokenInvalid, hmac_key, sign, sign_hmac, verify
 
 if TYPE_CHECKING:
-    from mockidp.authorities.avaya import Avaya, Realm
+    from mockidp.authorities.avaya.authority import Avaya, Realm
 
 NO_STORE = {"cache-control": "no-store", "pragma": "no-cache"}  # Keycloak sends both on every token response
 PROFILE_CLAIMS = ("email_verified", "name", "preferred_username", "given_name", "family_name", "email")

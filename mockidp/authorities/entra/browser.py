@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urlsplit
 
 from mockidp.authorities.aad import aad_error
-from mockidp.authorities.entra_grants import CODE_LIFETIME, GRAPH_APP_ID, REMEMBER, grants, parse_scope
-from mockidp.authorities.entra_tokens import app_of
+from mockidp.authorities.entra.grants import CODE_LIFETIME, GRAPH_APP_ID, REMEMBER, grants, parse_scope
+from mockidp.authorities.entra.tokens import app_of
 from mockidp.errors import OAuthError
 from mockidp.oauth import pkce
 from mockidp.oauth.pages import error_page, login_page, redirect_with
@@ -27,7 +27,7 @@ from mockidp.request import Reply, Request
 from mockidp.tokens import TokenInvalid, peek, verify
 
 if TYPE_CHECKING:
-    from mockidp.authorities.entra import Entra, EntraApp, EntraTenant
+    from mockidp.authorities.entra.authority import Entra, EntraApp, EntraTenant
 
 LOOPBACK = ("localhost", "127.0.0.1", "::1")
 PROMPTS = ("login", "select_account", "consent", "create")

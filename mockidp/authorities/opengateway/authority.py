@@ -1,6 +1,6 @@
 """Telefonica Open Gateway: OIDC CIBA at the channel partner's API gateway (seed 002) and the SIM Swap API.
 Wire facts: shared/reference/ciba-opengateway.md. The CIBA rules themselves live in mockidp/oauth/ciba.py;
-ping / push delivery in opengateway_delivery.py; the SIM Swap API in mockidp/gateways/simswap.py."""
+ping / push delivery in opengateway_delivery.py; the SIM Swap API in mockidp/authorities/opengateway/simswap.py."""
 
 from __future__ import annotations
 
@@ -117,7 +117,7 @@ class OpenGateway(Authority):
         ]
 
     def endpoints(self) -> list[Endpoint]:
-        from mockidp.gateways.simswap import SimSwapApi, camara_reply
+        from mockidp.authorities.opengateway.simswap import SimSwapApi, camara_reply
 
         simswap = SimSwapApi(self)
         return [
@@ -312,7 +312,7 @@ class OpenGateway(Authority):
     @functools.cached_property
     def notifier(self) -> Any:
         """Ping / push delivery, built on first use (it imports an HTTP client); it outlives reloads of the world."""
-        from mockidp.authorities.opengateway_delivery import Notifier
+        from mockidp.authorities.opengateway.delivery import Notifier
 
         return Notifier(self)
 

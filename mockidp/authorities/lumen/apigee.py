@@ -25,7 +25,7 @@ from mockidp.request import Reply, Request
 from mockidp.tokens import TokenInvalid, sign, verify
 
 if TYPE_CHECKING:
-    from mockidp.authorities.lumen import Lumen
+    from mockidp.authorities.lumen.authority import Lumen
 
 NO_STORE = {"cache-control": "no-store", "pragma": "no-cache"}
 

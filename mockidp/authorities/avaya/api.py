@@ -10,7 +10,7 @@ from mockidp.request import Reply, Request
 from mockidp.tokens import TokenInvalid, peek
 
 if TYPE_CHECKING:
-    from mockidp.authorities.avaya import Avaya, AvayaApiRoute
+    from mockidp.authorities.avaya.authority import Avaya, AvayaApiRoute
 
 
 class AvayaApi:

@@ -15,7 +15,7 @@ import secrets
 from typing import TYPE_CHECKING, Any
 
 from mockidp.authorities.aad import aad_error
-from mockidp.authorities.entra import EntraApp, EntraTenant, find_resource, object_id
+from mockidp.authorities.entra.authority import EntraApp, EntraTenant, find_resource, object_id
 from mockidp.errors import OAuthError
 from mockidp.oauth.assertions import ClientKey, verify_assertion
 from mockidp.oauth.clientauth import JWT_BEARER, ClientCredentials, MixedCredentials, presented_credentials
@@ -23,7 +23,7 @@ from mockidp.request import Reply, Request
 from mockidp.tokens import TokenInvalid, peek, sign
 
 if TYPE_CHECKING:
-    from mockidp.authorities.entra import Entra
+    from mockidp.authorities.entra.authority import Entra
 
 # Clock skew granted to client assertions: 5 minutes, the default ClockSkew of Microsoft.IdentityModel's token
 # validation, which Entra's STS is built on.
@@ -76,7 +76,7 @@ class EntraTokens:
             raise _missing("scope")
         app = app_of(tenant, client_id)
         if grant_type != "client_credentials":  # users' grants: entra_grants.py
-            from mockidp.authorities.entra_grants import UserGrants
+            from mockidp.authorities.entra.grants import UserGrants
 
             return UserGrants(self).token(req, tenant, app, grant_type)
         assert scope is not None

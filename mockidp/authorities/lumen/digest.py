@@ -29,7 +29,7 @@ from mockidp.request import Reply, Request
 from mockidp.tokens import TokenInvalid, sign, verify
 
 if TYPE_CHECKING:
-    from mockidp.authorities.lumen import Lumen
+    from mockidp.authorities.lumen.authority import Lumen
 
 APP_KEY_HEADER = "x-level3-application-key"
 HASHES: dict[str, Callable[[bytes], Any]] = {"MD5": hashlib.md5, "SHA-256": hashlib.sha256}
@@ -121,7 +121,7 @@ class Digest:
 
     def authenticate(self, req: Request) -> dict[str, Any]:
         """The calling application as the API's claims, or an OAuthError in Lumen's shape."""
-        from mockidp.authorities.lumen import lumen_error, missing_credentials
+        from mockidp.authorities.lumen.authority import lumen_error, missing_credentials
 
         app = self.app_of(req)
         if not req.headers.get(APP_KEY_HEADER):

@@ -1,6 +1,6 @@
 """Azure AD / Microsoft Entra ID (v2.0 endpoints), per tenant GUID and per tenant domain: the five°degrees IdP.
 Wire facts: shared/reference/entra.md. The token endpoint is in entra_tokens.py, the API Management gate in
-gateways/apim.py."""
+authorities/entra/apim.py."""
 
 from __future__ import annotations
 
@@ -236,9 +236,9 @@ class Entra(Authority):
         return aad_error(name, code, description or text, status)
 
     def endpoints(self) -> list[Endpoint]:
-        from mockidp.authorities.entra_browser import EntraBrowser, render_graph_error
-        from mockidp.authorities.entra_tokens import EntraTokens
-        from mockidp.gateways.apim import ApimGateway
+        from mockidp.authorities.entra.browser import EntraBrowser, render_graph_error
+        from mockidp.authorities.entra.tokens import EntraTokens
+        from mockidp.authorities.entra.apim import ApimGateway
 
         gate = ApimGateway(self)
         browser = EntraBrowser(self)

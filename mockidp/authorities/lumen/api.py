@@ -13,13 +13,13 @@ import fnmatch
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from mockidp.authorities.lumen import lumen_error, missing_credentials
+from mockidp.authorities.lumen.authority import lumen_error, missing_credentials
 from mockidp.errors import OAuthError
 from mockidp.request import Reply, Request
 from mockidp.tokens import TokenInvalid, peek
 
 if TYPE_CHECKING:
-    from mockidp.authorities.lumen import Lumen, LumenApiRoute
+    from mockidp.authorities.lumen.authority import Lumen, LumenApiRoute
 
 BAN_HEADER, CUSTOMER_HEADER = "x-billing-account-number", "x-customer-number"
 Verifier = Callable[[Request, str], dict[str, Any]]

@@ -16,7 +16,7 @@ from mockidp.request import Reply, Request
 from mockidp.tokens import TokenInvalid, verify
 
 if TYPE_CHECKING:
-    from mockidp.authorities.opengateway import OgSubscriber, OpenGateway
+    from mockidp.authorities.opengateway.authority import OgSubscriber, OpenGateway
 
 UNAUTHENTICATED = "Request not authenticated due to missing, invalid, or expired credentials. A new authentication is required."
 # What a glue error (unreadable body, 413, 500, a fault named in OAuth terms) becomes in CAMARA's vocabulary.

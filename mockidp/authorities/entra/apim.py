@@ -18,7 +18,7 @@ from mockidp.request import Reply, Request
 from mockidp.tokens import TokenInvalid, peek, verify
 
 if TYPE_CHECKING:
-    from mockidp.authorities.entra import ApimApi, ApimBackend, Entra
+    from mockidp.authorities.entra.authority import ApimApi, ApimBackend, Entra
 
 # validate-jwt's own messages, used when the policy sets no failed-validation-error-message [wording unsure].
 MESSAGES = {

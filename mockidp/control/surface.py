@@ -1,4 +1,4 @@
-"""The control surface, Python face: what tests do to a running mockidp. The HTTP face (`control.py`, under
+"""The control surface, Python face: what tests do to a running mockidp. The HTTP face (`control/routes.py`, under
 /_mockidp/) calls exactly these methods, so both faces behave the same."""
 
 from __future__ import annotations

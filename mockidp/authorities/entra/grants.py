@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from mockidp.authorities.aad import aad_error
-from mockidp.authorities.entra import EntraApp, EntraTenant, EntraUser, find_resource
-from mockidp.authorities.entra_tokens import NO_STORE, _missing, _opaque, assigned_roles
+from mockidp.authorities.entra.authority import EntraApp, EntraTenant, EntraUser, find_resource
+from mockidp.authorities.entra.tokens import NO_STORE, _missing, _opaque, assigned_roles
 from mockidp.errors import OAuthError
 from mockidp.oauth import pkce
 from mockidp.oauth.codes import Grants
@@ -24,8 +24,8 @@ from mockidp.request import Reply, Request
 from mockidp.tokens import sign
 
 if TYPE_CHECKING:
-    from mockidp.authorities.entra import Entra
-    from mockidp.authorities.entra_tokens import EntraTokens
+    from mockidp.authorities.entra.authority import Entra
+    from mockidp.authorities.entra.tokens import EntraTokens
 
 OIDC_SCOPES = ("openid", "profile", "email", "offline_access")
 GRAPH, GRAPH_APP_ID = "https://graph.microsoft.com", "00000003-0000-0000-c000-000000000000"

@@ -14,9 +14,9 @@ from starlette.routing import BaseRoute, Route
 
 from mockidp import jsonbytes
 from mockidp.app import MAX_BODY
-from mockidp.controls import FORGERIES, Control, ControlError
+from mockidp.control.surface import FORGERIES, Control, ControlError
 from mockidp.engine import Engine
-from mockidp.openapi import openapi_document
+from mockidp.control.openapi import openapi_document
 
 Handler = Callable[[Request], Awaitable[Response]]
 

@@ -1,0 +1,1 @@
+"""Microsoft Entra ID tenants and the Azure API Management gate of five°degrees (seed 003)."""
