@@ -25,12 +25,11 @@ from mockidp.engine import Engine
 from mockidp.errors import BadRequestBody, OAuthError, server_error
 from mockidp.faults import Fault
 from mockidp.journal import Entry, masked
-from mockidp.request import Reply, Request
+from mockidp.request import MAX_BODY, Reply, Request
 
 if TYPE_CHECKING:
     from mockidp.control.guard import ControlSettings
 
-MAX_BODY = 1024 * 1024
 HOST = re.compile(r"(?:[A-Za-z0-9_.-]+|\[[0-9A-Fa-f:.]+\])(?::(?:6553[0-5]|655[0-2]\d|65[0-4]\d\d|6[0-4]\d{3}|[1-5]?\d{1,4}))?")
 log = logging.getLogger("mockidp")
 

@@ -4,18 +4,16 @@ and every authority built on them. One engine per server; nothing of it lives in
 from __future__ import annotations
 
 import copy
+import dataclasses
 import logging
 import os
 import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
-from mockidp.authorities.avaya.authority import Avaya
-from mockidp.authorities.b2c.authority import B2C
+from mockidp import world_edit
 from mockidp.authorities.base import Authority
-from mockidp.authorities.entra.authority import Entra
-from mockidp.authorities.lumen.authority import Lumen
-from mockidp.authorities.opengateway.authority import OpenGateway
-from mockidp.authorities.pfw.authority import Pfw
 from mockidp.clock import Clock
 from mockidp.claims import ClaimsPlan
 from mockidp.faults import FaultPlan
@@ -23,11 +21,14 @@ from mockidp.identities import Identities
 from mockidp.journal import Journal
 from mockidp.keys import KeyStore
 from mockidp.store import MemoryStore, Store
+from mockidp.registry import AUTHORITIES
 from mockidp.world import World, load_world
+from mockidp.world_edit import ControlError
 
 log = logging.getLogger("mockidp")
 
-AUTHORITY_CLASSES: tuple[type[Authority], ...] = (Avaya, Entra, B2C, Lumen, Pfw, OpenGateway)
+AUTHORITY_CLASSES = AUTHORITIES  # the name before the registry had a module of its own
+T = TypeVar("T")
 # Development signing keys ship as package data, so an installed wheel signs with the same keys as a checkout.
 PACKAGE_KEYS = Path(__file__).resolve().parent / "data" / "keys"
 REPO_KEYS = PACKAGE_KEYS  # the name before the keys moved into the package
@@ -42,6 +43,13 @@ class _Trial:
 
     def __getattr__(self, name: str) -> object:
         return getattr(self._engine, name)
+
+    @property
+    def hostnames(self) -> list[str]:
+        return list(self.world.server.hostnames)
+
+    def world_section(self, name: str) -> Any:
+        return getattr(self.world, name)
 
 
 def default_state_dir() -> Path:
@@ -139,6 +147,51 @@ class Engine:
             self.world, self._world_changed, self._world_owned = before
             self._apply_world()
             raise
+
+    def change_world(self, path: str, change: Callable[[World], T]) -> T:
+        """All or nothing: `change` edits a copy of the world section `path` is in; the copy is validated as a world
+        file is (with no file reads: key material at runtime is inline only), then every authority loads from it
+        aside. Only then does it replace the world in force; any failure leaves that world as it was."""
+        name = path.strip("/").split("/")[0]
+        with self.world_lock:
+            current = self.world
+            section = getattr(current, name, None)
+            if not dataclasses.is_dataclass(section):
+                raise ControlError(f"no world section {name!r}", 404)
+            candidate = copy.copy(current)  # the other sections are shared: nothing below changes them
+            setattr(candidate, name, copy.deepcopy(section))
+            result = change(candidate)
+            finish = getattr(getattr(candidate, name), "finish", None)
+            try:
+                if finish is not None:
+                    finish(None, candidate.server.seed)
+            except ValueError as exc:
+                raise ControlError(str(exc)) from exc
+            try:
+                self.replace_world(candidate)
+            except Exception as exc:  # noqa: BLE001 - whatever an authority cannot load from the caller's data is a 400
+                message = str(exc) if isinstance(exc, ValueError) else f"{type(exc).__name__}: {exc}"
+                raise ControlError(f"the changed world does not load: {message}") from exc
+            return result
+
+    # --- what authorities see of the engine (types.Services) -------------------------------------------
+    @property
+    def hostnames(self) -> list[str]:
+        return list(self.world.server.hostnames)
+
+    def world_section(self, name: str) -> Any:
+        return getattr(self.world, name)
+
+    def capability(self, name: str) -> Any:
+        for authority in self.authorities.values():
+            offered = authority.capabilities().get(name)
+            if offered is not None:
+                return offered
+        raise KeyError(f"no authority offers {name!r}")
+
+    def world_add(self, path: str, item: dict[str, Any]) -> dict[str, Any]:
+        """Add (or replace, by its key) one item in a list of the world at runtime, validated and all-or-nothing."""
+        return dataclasses.asdict(self.change_world(path, lambda world: world_edit.add(world, path, item)))
 
     def world_changed(self) -> None:
         self._apply_world()

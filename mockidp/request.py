@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
 
+MAX_BODY = 1024 * 1024  # bytes; a larger request body answers 413 (authorities and the control plane alike)
+
 
 @dataclass
 class Request:

@@ -33,6 +33,9 @@ class Services(Protocol):
     def record_server_error(self, text: str) -> None:
         """An unhandled exception in the server: the plugin fails the test that caused it."""
 
+    def world_section(self, name: str) -> Any:
+        """A section of the world in force (or being loaded), for the rare authority that mirrors another's data."""
+
     def capability(self, name: str) -> Any:
         """What another authority offers by name (e.g. Lumen asks for "b2c.client-credentials"); KeyError if none."""
 

@@ -6,14 +6,13 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from mockidp.errors import OAuthError
 from mockidp.keys import KeySet
 from mockidp.request import Reply, Request
+from mockidp.types import Services
 
-if TYPE_CHECKING:
-    from mockidp.engine import Engine
 
 Handler = Callable[[Request], Reply | Awaitable[Reply]]
 
@@ -49,8 +48,10 @@ class Authority:
     host_patterns: ClassVar[tuple[str, ...]] = ()  # real hostnames (regex, full match) that route here at the root
     cert_hostnames: ClassVar[tuple[str, ...]] = ()  # the same names for the TLS certificate (wildcards allowed)
 
-    def __init__(self, engine: Engine, config: Any) -> None:
-        self.engine = engine
+    world_type: ClassVar[type[Any]]  # this authority's section of a world file (a dataclass)
+
+    def __init__(self, services: Services, config: Any) -> None:
+        self.services = services
         self.config = config
         self.load()
 
@@ -71,16 +72,20 @@ class Authority:
         """An error of this authority by name, for faults (e.g. `invalid_grant`)."""
         return OAuthError(name, description or name.replace("_", " "), 400)
 
+    def capabilities(self) -> dict[str, Any]:
+        """What this authority offers others by name (`Services.capability`), e.g. B2C's token verifier for LIAM."""
+        return {}
+
     def demo_lines(self) -> list[str]:
         return []
 
     # --- shared helpers ---------------------------------------------------------------------------
     def keyset(self, issuer_id: str, alg: str = "RS256", kid_style: str = "thumbprint") -> KeySet:
-        return self.engine.keys.keyset(f"{self.name}-{issuer_id}", alg, kid_style)
+        return self.services.keys.keyset(f"{self.name}-{issuer_id}", alg, kid_style)
 
     def default_base(self) -> str:
         """The base URL outside of a request (CLI minting, the plugin): the engine's, plus the prefix."""
-        return self.engine.base_url.rstrip("/") + self.prefix
+        return self.services.base_url.rstrip("/") + self.prefix
 
     def real_hostnames(self) -> list[str]:
         """Concrete real hostnames routed here, e.g. for docker-compose network aliases (a DNS alias cannot be a
@@ -92,11 +97,11 @@ class Authority:
 
     @property
     def now(self) -> float:
-        return self.engine.clock.now()
+        return self.services.clock.now()
 
     def planned_claims(self, client_id: str | None) -> dict[str, Any]:
         """Claims a test planned for this client's next token (merge them last, so they override)."""
-        return self.engine.claims.take_for(self.name, client_id)
+        return self.services.claims.take_for(self.name, client_id)
 
     def mint_defaults(self, issuer: Issuer, base: str) -> dict[str, Any]:
         """Claims a minted token carries unless the caller sets them, so this authority's own APIs accept it

@@ -13,9 +13,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from mockidp import jsonbytes
-from mockidp.app import MAX_BODY
 from mockidp.control.surface import FORGERIES, Control, ControlError
 from mockidp.engine import Engine
+from mockidp.request import MAX_BODY
 from mockidp.control.openapi import openapi_document
 
 Handler = Callable[[Request], Awaitable[Response]]

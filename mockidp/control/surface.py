@@ -19,7 +19,11 @@ from mockidp.engine import Engine
 from mockidp.faults import Fault
 from mockidp.keys import KeySet, SigningKey
 from mockidp.tokens import sign
-from mockidp.world import WorldError, _build, world_as_dict
+from mockidp import world_edit
+from mockidp.world import world_as_dict
+from mockidp.world_edit import ControlError
+
+__all__ = ["FORGERIES", "Control", "ControlError"]
 
 T = TypeVar("T")
 FORGERIES = (
@@ -28,14 +32,6 @@ FORGERIES = (
 )
 MAX_DELAY = 60  # seconds a planned fault may hold a request (the OpenAPI document says the same)
 LATEST = 253402300799  # 9999-12-31T23:59:59Z: the clock stays where datetime and JWT libraries can follow it
-
-
-class ControlError(ValueError):
-    """A control request that cannot be carried out (unknown names, bad values); `status` for the HTTP face."""
-
-    def __init__(self, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.status = status
 
 
 def _seconds(value: Any, name: str) -> float:
@@ -56,96 +52,15 @@ class Control:
     def world(self) -> dict[str, Any]:
         return world_as_dict(self.engine.world)
 
-    def _walk(self, path: str, world: Any) -> tuple[Any, str | None]:
-        """Resolve `avaya/realms/demo-account/clients` to (the list or item, the last segment's key).
-        List items are addressed by their first field (account_id, client_id, username, tenant_id, ...)."""
-        node: Any = world
-        parts = [p for p in path.strip("/").split("/") if p]
-        if not parts:
-            raise ControlError("name a part of the world, e.g. avaya/realms/demo-account/clients")
-        i = 0
-        while i < len(parts):
-            name = parts[i]
-            if not dataclasses.is_dataclass(node) or name not in {f.name for f in dataclasses.fields(node)}:
-                raise ControlError(f"no world key {name!r} at /{'/'.join(parts[:i])}", 404)
-            node = getattr(node, name)
-            i += 1
-            if isinstance(node, list) and i < len(parts):
-                node = self._item(node, parts[i], "/".join(parts[: i + 1]))
-                i += 1
-        return node, parts[-1]
-
-    @staticmethod
-    def _key(item: Any) -> str:
-        return str(getattr(item, dataclasses.fields(item)[0].name))
-
-    def _item(self, items: list[Any], key: str, where: str) -> Any:
-        for item in items:
-            if dataclasses.is_dataclass(item) and self._key(item).lower() == key.lower():
-                return item
-        raise ControlError(f"no {where}", 404)
-
     def world_get(self, path: str) -> Any:
-        node, _ = self._walk(path, self.engine.world)
-        if isinstance(node, list):
-            return [dataclasses.asdict(n) if dataclasses.is_dataclass(n) else n for n in node]
-        return dataclasses.asdict(node) if dataclasses.is_dataclass(node) else node
+        return world_edit.as_json(world_edit.walk(self.engine.world, path)[0])
 
     def world_add(self, path: str, item: dict[str, Any]) -> dict[str, Any]:
         """Add (or replace, by its key) one item in a list of the world, validated as a world file would be."""
-
-        def add(world: Any) -> dict[str, Any]:
-            parent_path, _, field_name = path.strip("/").rpartition("/")
-            parent = self._walk(parent_path, world)[0] if parent_path else world
-            items = getattr(parent, field_name, None)
-            if not isinstance(items, list):
-                raise ControlError(f"{path} is not a list of the world", 404)
-            item_type = get_args(get_type_hints(type(parent))[field_name])[0]
-            try:
-                built = _build(item_type, item, "control", path)
-            except WorldError as exc:
-                raise ControlError(str(exc)) from exc
-            items[:] = [i for i in items if self._key(i).lower() != self._key(built).lower()] + [built]
-            return built
-
-        built = self._change(path, add)
-        return dataclasses.asdict(built)
+        return self.engine.world_add(path, item)
 
     def world_remove(self, path: str) -> None:
-        def remove(world: Any) -> None:
-            parent_path, _, key = path.strip("/").rpartition("/")
-            items, _ = self._walk(parent_path, world)
-            if not isinstance(items, list):
-                raise ControlError(f"{parent_path} is not a list of the world", 404)
-            items.remove(self._item(items, key, path))
-
-        self._change(path, remove)
-
-    def _change(self, path: str, change: Callable[[Any], T]) -> T:
-        """All or nothing: `change` edits a copy of the world section `path` is in; the copy is validated as a world
-        file is (with no file reads: key material over this API is inline only), then every authority loads from
-        it aside. Only then does it replace the world in force; any failure leaves that world as it was."""
-        name = path.strip("/").split("/")[0]
-        with self.engine.world_lock:
-            current = self.engine.world
-            section = getattr(current, name, None)
-            if not dataclasses.is_dataclass(section):
-                raise ControlError(f"no world section {name!r}", 404)
-            candidate = copy.copy(current)  # the other sections are shared: nothing below changes them
-            setattr(candidate, name, copy.deepcopy(section))
-            result = change(candidate)
-            finish = getattr(getattr(candidate, name), "finish", None)
-            try:
-                if finish is not None:
-                    finish(None, candidate.server.seed)
-            except ValueError as exc:
-                raise ControlError(str(exc)) from exc
-            try:
-                self.engine.replace_world(candidate)
-            except Exception as exc:  # noqa: BLE001 - whatever an authority cannot load from the caller's data is a 400
-                message = str(exc) if isinstance(exc, ValueError) else f"{type(exc).__name__}: {exc}"
-                raise ControlError(f"the changed world does not load: {message}") from exc
-            return result
+        self.engine.change_world(path, lambda world: world_edit.remove(world, path))
 
     # --- faults, claims, time, journal ---------------------------------------------------------------
     def add_fault(self, **fields: Any) -> Fault:

@@ -78,6 +78,7 @@ class Avaya(Authority):
     # Any REGION routes here; these are the names docker-compose gives as aliases (a DNS alias is no wildcard).
     alias_regions: ClassVar[tuple[str, ...]] = ("eu1", "na1")
     config: AvayaWorld
+    world_type = AvayaWorld
 
     def real_hostnames(self) -> list[str]:
         return [f"{region}.cc.avayacloud.com" for region in self.alias_regions]
@@ -173,7 +174,7 @@ class Avaya(Authority):
                 raise kc_error("unauthorized_client", "Client authentication with signed JWT failed: no key registered for the client", 401)
             issuer = realm.issuer(req.base)
             try:
-                verify_assertion(creds.assertion, keys, client_id=client.client_id, now=self.now, store=self.engine.store,
+                verify_assertion(creds.assertion, keys, client_id=client.client_id, now=self.now, store=self.services.store,
                                  audiences={issuer, issuer + "/protocol/openid-connect/token", req.base + req.path})
             except TokenInvalid as exc:
                 raise kc_error("unauthorized_client", f"Client authentication with signed JWT failed: {exc}", 401) from exc
@@ -301,13 +302,13 @@ class Avaya(Authority):
         code = req.form.get("code")  # an empty code= reaches the lookup (Keycloak 26, measured)
         if code is None:
             raise kc_error("invalid_request", "Missing parameter: code")
-        grant = self.engine.store.take(CODE, code, self.now)
+        grant = self.services.store.take(CODE, code, self.now)
         if grant is None or grant["realm"] != realm.name:
-            spent = self.engine.store.get(CODE_SPENT, code, self.now)
+            spent = self.services.store.get(CODE_SPENT, code, self.now)
             if spent is not None:
                 self.tokens.detach(spent["sid"], spent["expires"])  # a replayed code ends what the first exchange started
             raise kc_error("invalid_grant", "Code not valid")
-        self.engine.store.put(CODE_SPENT, code, {"sid": grant["sid"], "expires": grant["session"]["expires"]}, self.now + realm.config.refresh_token_lifespan)
+        self.services.store.put(CODE_SPENT, code, {"sid": grant["sid"], "expires": grant["session"]["expires"]}, self.now + realm.config.refresh_token_lifespan)
         user = realm.users.get(grant["username"].lower())
         if user is None or not user.enabled:
             raise kc_error("invalid_grant", "User disabled")

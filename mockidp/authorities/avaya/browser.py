@@ -74,7 +74,7 @@ class AvayaBrowser:
             return login_page(auth.title, action, params, demo, error="Account is disabled, contact your administrator.", username=username)
         session = auth.tokens.new_session(realm, client, user, browser=True)
         code = f"{uuid.uuid4()}.{session['sid']}.{uuid.uuid4()}"  # Keycloak's code shape: uuid.session.uuid
-        auth.engine.store.put(CODE, code, {
+        auth.services.store.put(CODE, code, {
             "realm": realm.name, "client_id": client.client_id, "redirect_uri": redirect_uri, "scopes": scopes,
             "nonce": params.get("nonce"), "code_challenge": params.get("code_challenge"), "code_challenge_method": method,
             "username": user.username, "sid": session["sid"], "session": session,

@@ -44,7 +44,7 @@ class AvayaTokens:
 
     @property
     def store(self) -> Any:
-        return self.authority.engine.store
+        return self.authority.services.store
 
     @property
     def now(self) -> float:

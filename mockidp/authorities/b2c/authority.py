@@ -70,6 +70,7 @@ class B2C(Authority):
     host_patterns = (r"[a-z0-9-]+\.b2clogin\.com",)
     cert_hostnames = ('*.b2clogin.com',)
     config: B2CWorld
+    world_type = B2CWorld
 
     def real_hostnames(self) -> list[str]:
         return [f"{t.name.lower()}.b2clogin.com" for t in self.config.tenants]  # {tenant}.b2clogin.com, one per tenant
@@ -79,7 +80,7 @@ class B2C(Authority):
         tenants = {t.name.lower(): t for t in self.config.tenants}
         # (tenant, client id lower-cased) -> app: the tenant's own apps, then the Lumen registrations.
         apps: dict[tuple[str, str], B2CApp] = {(t.name.lower(), app.client_id.lower()): app for t in self.config.tenants for app in t.apps}
-        lumen = self.engine.world.lumen
+        lumen = self.services.world_section("lumen")  # Lumen's API apps are B2C apps too (seed 000: Control Center registers them)
         if lumen.b2c_tenant.lower() in tenants:
             # What Control Center does at app creation: a B2C app granted every role LIAM's API defines.
             api = self._api_by_uri(apps, lumen.b2c_tenant, lumen.liam_api)
@@ -138,6 +139,14 @@ class B2C(Authority):
             Endpoint("/{domain}/{policy}/discovery/v2.0/keys", "keys", self.keys),
             Endpoint("/{domain}/{policy}/oauth2/v2.0/token", "token", self.token, ("POST",)),
         ]
+
+    def capabilities(self) -> dict[str, Any]:
+        return {"b2c.client-credentials": self.check_client_credentials, "b2c.verify-access-token": self.verify_access_token}
+
+    def check_client_credentials(self, domain: str, policy: str, client_id: str, secret: str, scope: str) -> dict[str, Any]:
+        """What B2C would answer a client-credentials request with (its claims), or its OAuthError."""
+        tenant, matched = self.tenant_and_policy(domain, policy)
+        return self.client_credentials(tenant, matched, client_id, secret, scope, self.default_base())
 
     def tenant_of(self, req: Request) -> tuple[B2CTenant, str]:
         domain, policy = req.path_params.get("domain", ""), req.path_params.get("policy", "")

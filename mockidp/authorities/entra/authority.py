@@ -188,6 +188,7 @@ class Entra(Authority):
     host_patterns = (r"login\.microsoftonline\.com", r"login\.windows\.net", r"sts\.windows\.net")
     cert_hostnames = ('login.microsoftonline.com', 'login.windows.net', 'sts.windows.net')
     config: EntraWorld
+    world_type = EntraWorld
 
     def load(self) -> None:
         # Built whole, then assigned: with several event loops a request may read the table while a world change
@@ -371,7 +372,7 @@ class Entra(Authority):
         })
 
     def own_hosts(self, req: Request) -> set[str]:
-        names = {*MICROSOFT_HOSTS, "localhost", "127.0.0.1", "::1", *(h.lower() for h in self.engine.world.server.hostnames)}
+        names = {*MICROSOFT_HOSTS, "localhost", "127.0.0.1", "::1", *(h.lower() for h in self.services.hostnames)}
         for url in (req.base, self.default_base()):
             host = urlsplit(url).hostname
             if host:

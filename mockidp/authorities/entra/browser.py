@@ -140,7 +140,7 @@ class EntraBrowser:
         now = entra.now
         sid = str(uuid.uuid4())
         family = grants(entra).start_family({"oidc": list(oidc), "sid": sid, "upn": upn, "auth_time": int(now)}, now + tenant.refresh_token_lifetime)
-        entra.engine.store.put(SESSION, sid, {"family": family}, now + tenant.refresh_token_lifetime)
+        entra.services.store.put(SESSION, sid, {"family": family}, now + tenant.refresh_token_lifetime)
         # Kept past its 10 minutes so that a late redemption answers AADSTS70008 (expired), not "malformed".
         code = grants(entra).issue("code", family, {
             "tenant_id": tenant.tenant_id, "client_id": app.app_id, "redirect_uri": redirect_uri, "scope": params["scope"],
@@ -181,7 +181,7 @@ class EntraBrowser:
                 _, claims = verify(hint, entra.tenant_keyset(tenant), now=entra.now, require_exp=False)
             except TokenInvalid as exc:
                 raise aad_error("invalid_request", 50061, f"The sign-out request is invalid. ({exc})") from exc
-            held = entra.engine.store.take(SESSION, str(claims.get("sid")), entra.now)
+            held = entra.services.store.take(SESSION, str(claims.get("sid")), entra.now)
             if held is not None:
                 grants(entra).end_family(held["family"], entra.now)
         named = client_id or claims.get("aud")

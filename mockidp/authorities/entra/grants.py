@@ -37,7 +37,7 @@ MALFORMED = (9002313, "Invalid request. Request is malformed or invalid.")
 
 
 def grants(entra: Entra) -> Grants:
-    return Grants(entra.engine.store, "entra")
+    return Grants(entra.services.store, "entra")
 
 
 def invalid_grant(code: int, text: str) -> OAuthError:
@@ -148,7 +148,7 @@ class UserGrants:
         if code is None:
             raise _missing("code")
         now = self.entra.now
-        store = self.entra.engine.store
+        store = self.entra.services.store
         grant = grants(self.entra).spend("code", code, now)  # spent whatever follows: a code is tried once
         if grant is None:
             if store.get(USED_CODE, code, now) is not None:  # replayed: spend() has ended its sign-in too
@@ -179,7 +179,7 @@ class UserGrants:
         if token is None:
             raise _missing("refresh_token")
         now = self.entra.now
-        store = self.entra.engine.store
+        store = self.entra.services.store
         held = grants(self.entra).peek("refresh", token, now)
         if held is not None and (held["tenant_id"] != tenant.tenant_id or held["client_id"] != app.app_id):
             raise invalid_grant(70000, "Provided grant is invalid or malformed.")  # not this client's to spend

@@ -127,7 +127,7 @@ class EntraTokens:
         try:
             verify_assertion(
                 assertion, keys, client_id=app.app_id, audiences=self.token_endpoints(req, tenant),
-                now=self.entra.now, store=self.entra.engine.store, algorithms=("RS256", "PS256"), leeway=ASSERTION_SKEW,
+                now=self.entra.now, store=self.entra.services.store, algorithms=("RS256", "PS256"), leeway=ASSERTION_SKEW,
             )
         except TokenInvalid as exc:
             raise self.assertion_error(exc, assertion, app) from exc

@@ -33,9 +33,9 @@ class LumenApi:
 
     def verify_pfw_token(self, req: Request, token: str) -> dict[str, Any]:
         """A Portal Framework token (another authority: its own keys), as the API's claims: the person's accounts."""
-        pfw = self.authority.engine.authority("pfw")
+        verify_pfw: Callable[[str, str], dict[str, Any]] = self.authority.services.capability("pfw.verify-access-token")
         here = req.base[: -len(self.authority.prefix)] if req.base.endswith(self.authority.prefix) else req.base
-        claims = pfw.verify_access_token(token, (here + pfw.prefix,))  # type: ignore[attr-defined]
+        claims = verify_pfw(token, here)
         return {**claims, "clientId": claims.get("azp"), "customerNumbers": claims.get("accounts") or [], "mechanism": "PFW"}
 
     def route_for(self, method: str, path: str) -> LumenApiRoute | None:

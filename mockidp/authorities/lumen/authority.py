@@ -13,6 +13,7 @@ import secrets
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from mockidp.authorities.base import Authority, Endpoint, Issuer
@@ -22,9 +23,6 @@ from mockidp.authorities.lumen.digest import Digest, DigestApp, DigestSettings, 
 from mockidp.oauth.clientauth import JWT_BEARER, MixedCredentials, presented_credentials
 from mockidp.request import Reply, Request
 from mockidp.tokens import TokenInvalid, sign, verify
-
-if TYPE_CHECKING:
-    from mockidp.authorities.b2c.authority import B2C
 
 NO_STORE = {"cache-control": "no-store", "pragma": "no-cache"}
 MECHANISMS = ("LIAM", "PFW", "APIGEE", "Digest")  # seed 000's four; each route lists those it accepts
@@ -105,13 +103,20 @@ class Lumen(Authority):
     host_patterns = (r"api\.lumen\.com", r"api-test\.lumen\.com")
     cert_hostnames = ('api.lumen.com', 'api-test.lumen.com')
     config: LumenWorld
+    world_type = LumenWorld
 
     def load(self) -> None:
         self.apps = {a.client_id.lower(): a for a in self.config.apps}
         self.apigee, self.digest = Apigee(self), Digest(self)
 
-    def b2c(self) -> B2C:
-        return self.engine.authority("b2c")  # type: ignore[return-value]
+    # What LIAM asks of Azure AD B2C (the B2C authority offers them by name: Authority.capabilities).
+    def b2c_client_credentials(self, client_id: str, secret: str) -> dict[str, Any]:
+        check: Callable[..., dict[str, Any]] = self.services.capability("b2c.client-credentials")
+        return check(self.config.b2c_tenant, self.config.b2c_policy, client_id, secret, f"{self.config.liam_api}/.default")
+
+    def b2c_verify(self, token: str) -> dict[str, Any]:
+        verify_b2c: Callable[..., dict[str, Any]] = self.services.capability("b2c.verify-access-token")
+        return verify_b2c(self.config.b2c_tenant, token, audience=self.config.liam_api)
 
     def register_app(
         self, bans: list[str], customer_number: str, *, token_lifetime: int = 3600, environment: str | None = None,
@@ -120,11 +125,9 @@ class Lumen(Authority):
         """What a Control Center developer does at runtime: create an API application with BANs and a lifetime;
         the app appears in B2C and its credentials are returned. The same as adding to `lumen/apps` through the
         control surface (`POST /_mockidp/world/lumen/apps`); reset drops it."""
-        from mockidp.control.surface import Control
-
         item = {"client_id": client_id or str(uuid.uuid4()), "secret": secret or secrets.token_urlsafe(24), "bans": list(bans),
                 "customer_number": customer_number, "environment": environment or self.config.environment, "token_lifetime": token_lifetime}
-        Control(self.engine).world_add("lumen/apps", item)
+        self.services.world_add("lumen/apps", item)
         return self.apps[item["client_id"].lower()]
 
     def issuers(self) -> list[Issuer]:
@@ -193,10 +196,8 @@ class Lumen(Authority):
         if not client_id or not secret:
             raise missing_credentials()
         self.check_grant_type(req)
-        b2c = self.b2c()
         try:
-            tenant, policy = b2c.tenant_and_policy(self.config.b2c_tenant, self.config.b2c_policy)
-            b2c.client_credentials(tenant, policy, client_id, secret, f"{self.config.liam_api}/.default", b2c.default_base())
+            self.b2c_client_credentials(client_id, secret)
         except OAuthError as exc:  # what B2C would reject is rejected here, B2C's code as the reference
             reference = (exc.description or "").split(":", 1)[0] if exc.code is not None else exc.error
             raise lumen_error(401, "invalidCredentials", "Invalid credentials", "The client credentials were not authorized by Azure AD B2C.", reference) from exc
@@ -218,7 +219,7 @@ class Lumen(Authority):
         if assertion_type is not None and assertion_type != JWT_BEARER:
             raise lumen_error(400, "invalidAssertionType", "Invalid client assertion type", f"client_assertion_type must be {JWT_BEARER}")
         try:
-            claims = self.b2c().verify_access_token(self.config.b2c_tenant, assertion, audience=self.config.liam_api)
+            claims = self.b2c_verify(assertion)
         except TokenInvalid as exc:
             if exc.reason == "expired":
                 raise lumen_error(401, "expiredAssertion", "Expired client assertion", "The Azure AD B2C token has expired.") from exc

@@ -176,7 +176,7 @@ class Digest:
                 stale.extra["stale"] = True  # read by refuse(), never rendered
                 raise stale from exc
             raise invalid("The nonce was not issued by this server.") from exc
-        if not self.authority.engine.store.add_once(NC_SEEN, f"{nonce['jti']}:{nc}", float(nonce["exp"]), self.authority.now):
+        if not self.authority.services.store.add_once(NC_SEEN, f"{nonce['jti']}:{nc}", float(nonce["exp"]), self.authority.now):
             raise lumen_error(401, "nonceReplayed", "Replayed request", f"nc {fields['nc']} was already used with this nonce.")
         return {"clientId": app.app_key, "bans": list(app.bans), "customerNumber": app.customer_number,
                 "username": app.username, "mechanism": "Digest", "algorithm": algorithm}

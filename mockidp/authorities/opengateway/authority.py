@@ -100,6 +100,7 @@ class OpenGateway(Authority):
     host_patterns = (r"sandbox\.opengateway\.telefonica\.com", r"opengateway\.telefonica\.com")
     cert_hostnames = ('sandbox.opengateway.telefonica.com', 'opengateway.telefonica.com')
     config: OpenGatewayWorld
+    world_type = OpenGatewayWorld
 
     def load(self) -> None:
         self.apps = {a.client_id: a for a in self.config.apps}
@@ -182,7 +183,7 @@ class OpenGateway(Authority):
             iss = req.base + "/apigateway"
             try:
                 verify_assertion(creds.assertion, self.client_keys[app.client_id], client_id=app.client_id, now=self.now,
-                                 store=self.engine.store, audiences={req.base + req.path, iss, iss + "/token"}, max_lifetime=300)
+                                 store=self.services.store, audiences={req.base + req.path, iss, iss + "/token"}, max_lifetime=300)
             except TokenInvalid as exc:
                 raise OAuthError("invalid_client", f"Client authentication failed: {exc}", 401) from exc
             return app
@@ -242,7 +243,7 @@ class OpenGateway(Authority):
             rec = ciba.decide(rec, ciba.EXPIRED, now)
         rec = ciba.settle(rec, now)
         # Kept past expiry so a late poll still hears expired_token rather than invalid_grant.
-        self.engine.store.put(ciba.REQUESTS, auth_req_id, rec, expires_at=rec["expires_at"] + 3600)
+        self.services.store.put(ciba.REQUESTS, auth_req_id, rec, expires_at=rec["expires_at"] + 3600)
         if app.delivery_mode != "poll":
             self.notifier.watch(auth_req_id, asyncio.get_running_loop())
         return Reply(json={"auth_req_id": auth_req_id, "expires_in": cfg.auth_req_expires_in, "interval": cfg.interval}, headers=dict(NO_STORE))
@@ -255,7 +256,7 @@ class OpenGateway(Authority):
         return None
 
     def rule_for(self, sub: OgSubscriber, purpose: ciba.Purpose) -> dict[str, Any]:
-        runtime = self.engine.store.get(RULES, sub.login_hint, self.now)
+        runtime = self.services.store.get(RULES, sub.login_hint, self.now)
         if runtime is not None:
             return {"consent": runtime["decision"], "after_polls": 0, "after_seconds": 0}
         chosen: OgSubscriber | OgConsentRule = sub
@@ -287,7 +288,7 @@ class OpenGateway(Authority):
             new, outcome[0] = ciba.poll(rec, app.client_id, self.now)
             return new
 
-        rec = self.engine.store.update(ciba.REQUESTS, auth_req_id, self.now, change)
+        rec = self.services.store.update(ciba.REQUESTS, auth_req_id, self.now, change)
         result = outcome[0]
         if result == "token" and rec is not None:
             body = self.issue(rec, req.base)
@@ -356,7 +357,7 @@ class OpenGateway(Authority):
 
     def _decide(self, auth_req_id: str, state: str) -> ciba.Record:
         """KeyError for an unknown auth_req_id, ValueError when it is no longer pending."""
-        rec = self.engine.store.update(ciba.REQUESTS, auth_req_id, self.now, lambda r: ciba.decide(r, state, self.now))
+        rec = self.services.store.update(ciba.REQUESTS, auth_req_id, self.now, lambda r: ciba.decide(r, state, self.now))
         if rec is None:
             raise KeyError(f"unknown auth_req_id {auth_req_id!r}")
         return rec
@@ -368,16 +369,16 @@ class OpenGateway(Authority):
         if sub is None:
             raise KeyError(f"no subscriber is known for {login_hint}")
         if decision is None:
-            self.engine.store.take(RULES, sub.login_hint, self.now)
+            self.services.store.take(RULES, sub.login_hint, self.now)
         elif decision not in ("grant", "deny", "expire", "never"):
             raise ValueError(f"decision must be grant, deny, expire or never, got {decision!r}")
         else:
-            self.engine.store.put(RULES, sub.login_hint, {"decision": decision})
+            self.services.store.put(RULES, sub.login_hint, {"decision": decision})
 
     def requests(self, state: str | None = None) -> list[ciba.Record]:
         """Every CIBA request as of now (time-based answers applied), optionally of one state."""
         now = self.now
-        found = [ciba.settle(r, now) for r in self.engine.store.items(ciba.REQUESTS, now).values()]
+        found = [ciba.settle(r, now) for r in self.services.store.items(ciba.REQUESTS, now).values()]
         return sorted((r for r in found if state is None or r["state"] == state), key=lambda r: r["created"])
 
     def pending_requests(self) -> list[ciba.Record]:

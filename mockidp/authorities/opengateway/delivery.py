@@ -51,11 +51,11 @@ class Notifier:
         except Exception:  # noqa: BLE001 - a delivery bug must fail the running test, not vanish in a task
             import traceback
 
-            self.authority.engine.record_server_error(traceback.format_exc())
+            self.authority.services.record_server_error(traceback.format_exc())
 
     def _claim(self, auth_req_id: str) -> ciba.Record | None | dict[str, Any]:
         """The record once it is answered and not yet notified (now marked notified), {} while pending, None when done."""
-        store, now = self.authority.engine.store, self.authority.now
+        store, now = self.authority.services.store, self.authority.now
         claimed: list[ciba.Record] = []
 
         def change(rec: ciba.Record) -> ciba.Record:
@@ -106,9 +106,9 @@ class Notifier:
                     await asyncio.sleep(BACKOFF * 2 ** (attempt - 1))
 
     def _record(self, rec: ciba.Record, url: str, attempt: int, status: int, failure: str | None, issued: list[str], started: float) -> None:
-        engine = self.authority.engine
-        engine.journal.record(Entry(
-            seq=engine.journal.next_seq(), time=engine.clock.now(), authority=self.authority.name,
+        services = self.authority.services
+        services.journal.record(Entry(
+            seq=services.journal.next_seq(), time=services.clock.now(), authority=self.authority.name,
             endpoint=f"{rec['delivery_mode']}-notification", method="POST", path=url, status=status, client_id=rec["client_id"],
             error="notification_failed" if failure else None,
             params={"auth_req_id": rec["auth_req_id"], "state": rec["state"], "attempt": str(attempt), **({"detail": failure} if failure else {})},

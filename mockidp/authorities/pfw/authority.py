@@ -79,6 +79,7 @@ class Pfw(Authority):
     title = "Lumen Portal Framework"
     prefix = "/pfw"
     config: PfwWorld
+    world_type = PfwWorld
 
     def load(self) -> None:
         self.clients = {c.client_id: c for c in self.config.clients}
@@ -86,7 +87,7 @@ class Pfw(Authority):
 
     @property
     def grants(self) -> Grants:
-        return Grants(self.engine.store, "pfw")
+        return Grants(self.services.store, "pfw")
 
     def issuers(self) -> list[Issuer]:
         return [Issuer("pfw", self.keyset("pfw"), "", "/.well-known/openid-configuration", "/jwks", "/oauth2/token")]
@@ -281,6 +282,13 @@ class Pfw(Authority):
         return out
 
     # --- accepting its tokens ------------------------------------------------------------------------
+
+    def capabilities(self) -> dict[str, Any]:
+        return {"pfw.verify-access-token": self.verify_access_token_at}
+
+    def verify_access_token_at(self, token: str, root: str) -> dict[str, Any]:
+        """As `verify_access_token`, for a request that reached another authority under `root` (scheme://host)."""
+        return self.verify_access_token(token, (root + self.prefix,))
 
     def verify_access_token(self, token: str, bases: tuple[str, ...] = ()) -> dict[str, Any]:
         """A PFW access token's claims: PFW's signature, expiry, an issuer of PFW, a live sign-in."""
