@@ -125,7 +125,7 @@ def wrk(wrk_bin: str, url: str, seconds: int, body: str = FORM, connections: int
     script = Path(tempfile.mkdtemp()) / "post.lua"
     script.write_text(LUA % body)
     out = subprocess.run([wrk_bin, "-t2", f"-c{connections}", f"-d{seconds}s", "-s", str(script), url], capture_output=True, text=True, timeout=seconds + 60)
-    line = next((l for l in out.stdout.splitlines() if l.startswith("RESULT ")), None)
+    line = next((text for text in out.stdout.splitlines() if text.startswith("RESULT ")), None)
     if line is None:
         raise RuntimeError(f"wrk said: {out.stdout}\n{out.stderr}")
     result = json.loads(line[7:])
@@ -272,7 +272,7 @@ def latency_at_rate(urls: list[str], rate: float, seconds: float, form: dict[str
             pause = due - time.perf_counter()
             if pause > 0:
                 time.sleep(pause)
-            turns = list(zip(urls, clients, lat))
+            turns = list(zip(urls, clients, lat, strict=False))
             for url, client, samples in (turns if i % 2 == 0 else turns[::-1]):  # who goes first alternates too
                 t = time.perf_counter()
                 resp = client.post(url, data=form)
@@ -313,7 +313,7 @@ def many_clients(quick: bool) -> None:
             started.append(time.perf_counter() - t)
             urls.append(url + AVAYA_TOKEN)
         results = latency_at_rate(urls, 100, 5 if quick else 10, form)
-    for count, (p50, p99), up in zip(counts, results, started):
+    for count, (p50, p99), up in zip(counts, results, started, strict=False):
         row(f"token p50 / p99 with {count:,} clients", f"{p50:.1f} / {p99:.1f} ms (server up in {up:.1f} s)")
     ratio = results[1][0] / results[0][0]
     row("p50 with 100,000 clients / with 10", f"{ratio:.2f}x", "within 10% (issue 10)", ratio <= 1.10)
@@ -400,8 +400,8 @@ def example_suite() -> None:
 
 
 def machine() -> str:
-    cpu = next((l.split(":", 1)[1].strip() for l in Path("/proc/cpuinfo").read_text().splitlines() if l.startswith("model name")), platform.processor())
-    mem = next((l.split()[1] for l in Path("/proc/meminfo").read_text().splitlines() if l.startswith("MemTotal")), "?")
+    cpu = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines() if ln.startswith("model name")), platform.processor())
+    mem = next((ln.split()[1] for ln in Path("/proc/meminfo").read_text().splitlines() if ln.startswith("MemTotal")), "?")
     return f"{os.cpu_count()} cores ({cpu}), {int(mem) // 1024 // 1024} GiB RAM, {platform.platform()}, Python {platform.python_version()}"
 
 

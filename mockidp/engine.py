@@ -14,14 +14,14 @@ from typing import Any, TypeVar
 
 from mockidp import world_edit
 from mockidp.authorities.base import Authority
-from mockidp.clock import Clock
 from mockidp.claims import ClaimsPlan
+from mockidp.clock import Clock
 from mockidp.faults import FaultPlan
 from mockidp.identities import Identities
 from mockidp.journal import Journal
 from mockidp.keys import KeyStore
-from mockidp.store import MemoryStore, Store
 from mockidp.registry import AUTHORITIES
+from mockidp.store import MemoryStore, Store
 from mockidp.world import World, load_world
 from mockidp.world_edit import ControlError
 
@@ -169,7 +169,7 @@ class Engine:
                 raise ControlError(str(exc)) from exc
             try:
                 self.replace_world(candidate)
-            except Exception as exc:  # noqa: BLE001 - whatever an authority cannot load from the caller's data is a 400
+            except Exception as exc:
                 message = str(exc) if isinstance(exc, ValueError) else f"{type(exc).__name__}: {exc}"
                 raise ControlError(f"the changed world does not load: {message}") from exc
             return result

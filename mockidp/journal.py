@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import itertools
-
 from dataclasses import dataclass, field
 from typing import Any
 

@@ -16,7 +16,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from cryptography.x509.oid import NameOID
-from joserfc.jwk import ECKey, KeySet as JoseKeySet, RSAKey
+from joserfc.jwk import ECKey, RSAKey
+from joserfc.jwk import KeySet as JoseKeySet
 
 KEY_TYPES = {"RS256": "RSA", "PS256": "RSA", "ES256": "EC"}
 MAX_PUBLISHED = 5  # keys one issuer publishes at most; rotating past it retires the oldest
@@ -29,7 +30,7 @@ def b64url(data: bytes) -> str:
 
 def thumbprints(cert_der: bytes) -> tuple[str, str]:
     """(x5t, x5t#S256) of a DER certificate: base64url SHA-1 and SHA-256."""
-    return b64url(hashlib.sha1(cert_der).digest()), b64url(hashlib.sha256(cert_der).digest())  # noqa: S324
+    return b64url(hashlib.sha1(cert_der).digest()), b64url(hashlib.sha256(cert_der).digest())
 
 
 def generate_private_key(alg: str) -> PrivateKey:
@@ -40,7 +41,7 @@ def generate_private_key(alg: str) -> PrivateKey:
 
 def self_signed_certificate(key: PrivateKey, common_name: str, days: int = 3650) -> x509.Certificate:
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-    start = datetime.datetime(2024, 1, 1, tzinfo=datetime.timezone.utc)
+    start = datetime.datetime(2024, 1, 1, tzinfo=datetime.UTC)
     return (
         x509.CertificateBuilder()
         .subject_name(name)
@@ -66,7 +67,9 @@ class SigningKey:
 
     @classmethod
     def from_objects(cls, private: PrivateKey, cert: x509.Certificate, alg: str, kid_style: str = "thumbprint") -> SigningKey:
-        jwk = RSAKey.import_key(private) if KEY_TYPES[alg] == "RSA" else ECKey.import_key(private)
+        jwk = RSAKey.import_key(private) if isinstance(private, rsa.RSAPrivateKey) else ECKey.import_key(private)
+        if jwk.key_type != KEY_TYPES[alg]:
+            raise ValueError(f"a {jwk.key_type} key cannot sign {alg}")
         der = cert.public_bytes(serialization.Encoding.DER)
         x5t, x5t_s256 = thumbprints(der)
         kid = x5t if kid_style == "x5t" else jwk.thumbprint()

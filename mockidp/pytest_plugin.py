@@ -16,7 +16,7 @@ A server error inside mockidp during a test, or a planned fault that no request 
 from __future__ import annotations
 
 import ssl
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -195,7 +195,7 @@ def _httpx_control_auth(token: str) -> Any:
     import httpx
 
     class ControlAuth(httpx.Auth):
-        def auth_flow(self, request: httpx.Request) -> Iterator[httpx.Request]:
+        def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
             if _is_control(request.url.path):
                 request.headers["authorization"] = f"Bearer {token}"
             yield request
@@ -310,8 +310,8 @@ def mockidp_asgi(mockidp_inprocess_engine: Engine) -> Iterator[Any]:
 
     mockidp_inprocess_engine.reset()
     with TestClient(build_app(mockidp_inprocess_engine), base_url="https://mockidp.local", raise_server_exceptions=False) as client:
-        client.engine = mockidp_inprocess_engine  # type: ignore[attr-defined]
-        client.control = Control(mockidp_inprocess_engine)  # type: ignore[attr-defined]
+        client.engine = mockidp_inprocess_engine
+        client.control = Control(mockidp_inprocess_engine)
         yield client
     errors = list(mockidp_inprocess_engine.server_errors)
     mockidp_inprocess_engine.reset()

@@ -27,7 +27,7 @@ class Request:
     def param(self, name: str) -> str | None:
         """A form parameter; an empty string counts as absent (python-keycloak sends `username=` etc.)."""
         value = self.form.get(name)
-        return value if value else None
+        return value or None
 
     @property
     def params(self) -> dict[str, str]:

@@ -29,7 +29,7 @@ def _schema(cls: type) -> tuple[dict[str, Any], dict[str, dataclasses.Field[Any]
 def build(cls: type[T], data: Any, source: str, path: str) -> T:
     if not isinstance(data, dict):
         raise WorldError(source, path, f"expected a table, got {_kind(data)}")
-    hints, fields = _schema(cls)
+    hints, fields = _schema(cls)  # type: ignore[arg-type]  # a dataclass type is hashable; mypy types T loosely here
     unknown = sorted(set(data) - set(fields))
     if unknown:
         raise WorldError(source, _join(path, unknown[0]), f"unknown key (allowed: {', '.join(sorted(fields))})")
@@ -68,7 +68,7 @@ def _convert(tp: Any, value: Any, source: str, path: str) -> Any:
         if not isinstance(value, dict):
             raise WorldError(source, path, f"expected a table, got {_kind(value)}")
         return {str(k): _convert(args[1], v, source, _join(path, str(k))) for k, v in value.items()}
-    if dataclasses.is_dataclass(tp):
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         return build(tp, value, source, path)
     if tp is Any:
         return value

@@ -10,8 +10,7 @@ import threading
 import time
 from collections.abc import Iterable
 from pathlib import Path
-from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -58,7 +57,7 @@ class CorkedTransport:
                 self._transport.write(data)
 
     def get_write_buffer_size(self) -> int:
-        return self._transport.get_write_buffer_size() + sum(map(len, self._pending))
+        return int(self._transport.get_write_buffer_size()) + sum(map(len, self._pending))
 
     def write_eof(self) -> None:
         self.flush()
@@ -79,7 +78,7 @@ class CorkedTransport:
 class CorkedHttpToolsProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol writing through a `CorkedTransport`."""
 
-    def connection_made(self, transport: Any) -> None:  # type: ignore[override]
+    def connection_made(self, transport: Any) -> None:
         super().connection_made(CorkedTransport(transport, self.loop))  # type: ignore[arg-type]
 
 
@@ -225,7 +224,7 @@ class MockIdpServer:
     def _run(self, server: _Server, sock: socket.socket) -> None:
         try:
             server.run(sockets=[sock])
-        except BaseException as exc:  # noqa: BLE001 - reported to the thread that waits
+        except BaseException as exc:
             self._errors.append(exc)
         finally:
             server.ready.set()
@@ -248,8 +247,9 @@ class MockIdpServer:
         except KeyboardInterrupt:
             self.stop()
 
-    def __enter__(self) -> MockIdpServer:
-        return self.start()
+    def __enter__(self) -> Self:
+        self.start()
+        return self
 
-    def __exit__(self, *exc: type[BaseException] | BaseException | TracebackType | None) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.stop()

@@ -102,7 +102,7 @@ class Permitted:
             return None
         subtrees = constraints.permitted_subtrees
         return cls(frozenset(t.value.lower() for t in subtrees if isinstance(t, x509.DNSName)),
-                   frozenset(t.value for t in subtrees if isinstance(t, x509.IPAddress)))
+                   frozenset(t.value for t in subtrees if isinstance(t, x509.IPAddress) and isinstance(t.value, IPNetwork)))
 
     def missing(self, needed: Permitted) -> list[str]:
         """The names of `needed` this does not permit."""
@@ -160,7 +160,7 @@ OLD_KEY = "ca.key.pem"  # where mockidp kept the key of its single, unconstraine
 
 
 def _now() -> datetime.datetime:
-    return datetime.datetime.now(datetime.timezone.utc)
+    return datetime.datetime.now(datetime.UTC)
 
 
 def _ca_certificate(subject: x509.Name, key: ec.EllipticCurvePrivateKey, issuer: x509.Name, signer: ec.EllipticCurvePrivateKey,

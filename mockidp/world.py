@@ -13,7 +13,7 @@ from mockidp.registry import AUTHORITIES
 from mockidp.schema import WorldError, build
 from mockidp.tls import parse_name
 
-__all__ = ["World", "WorldError", "ServerSettings", "load_world", "parse_world", "world_as_dict"]
+__all__ = ["ServerSettings", "World", "WorldError", "load_world", "parse_world", "world_as_dict"]
 
 DEFAULT_WORLD = Path(__file__).with_name("default_world.toml")
 # Ready worlds shipped as package data, so `--world avaya` works from a wheel as well as from a checkout.

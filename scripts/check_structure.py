@@ -93,7 +93,7 @@ def check(root: Path, max_lines: int) -> list[str]:
     for component in cycles(graph):
         ties = [f"{a} -> {b}" for a in component for b in sorted(graph[a]) if b in component]
         problems.append(f"import cycle among {len(component)} modules: " + "; ".join(ties))
-    for name, path in files.items():
+    for path in files.values():
         lines = len(path.read_text(encoding="utf-8").splitlines())
         if lines > max_lines:
             problems.append(f"{path}: {lines} lines (the budget is {max_lines})")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import pytest
 
 from mockidp.world import BUILTIN_WORLDS, WorldError, load_world, parse_world

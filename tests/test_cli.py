@@ -59,7 +59,7 @@ def test_restart_reuses_the_ca(tmp_path: Path) -> None:
     first.terminate()
     first.wait(10)
     ca = (tmp_path / "ca" / "ca.pem").read_bytes()
-    second, lines = start([], tmp_path)
+    second, _lines = start([], tmp_path)
     try:
         assert (tmp_path / "ca" / "ca.pem").read_bytes() == ca
     finally:
@@ -208,5 +208,5 @@ def test_a_state_dir_that_cannot_hold_a_new_ca_is_one_line(tmp_path: Path) -> No
     (tmp_path / "ca-issuer" / "issuer.key.pem").mkdir(parents=True)
     done = subprocess.run([sys.executable, "-m", "mockidp", "--state-dir", str(tmp_path), "serve", "--port", "0"], capture_output=True, text=True, timeout=60)
     assert done.returncode == 2 and "Traceback" not in done.stderr
-    assert done.stderr.strip().splitlines() == [f"error: cannot write a new CA at {tmp_path / 'ca' / 'ca.pem'} to replace the one there (it could not "
-                                                "be read as a certificate): Is a directory; choose another --state-dir (or MOCKIDP_STATE_DIR)"]
+    assert done.stderr.strip().splitlines() == [(f"error: cannot write a new CA at {tmp_path / 'ca' / 'ca.pem'} to replace the one there (it could not "
+                                                "be read as a certificate): Is a directory; choose another --state-dir (or MOCKIDP_STATE_DIR)")]

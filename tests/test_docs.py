@@ -26,7 +26,7 @@ import requests  # noqa: F401
 
 REPO = Path(__file__).resolve().parent.parent
 DOCS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
-BLOCK = re.compile(r"(<!-- not run: [^>]*-->\n)?```(\w*)\n(.*?)```", re.S)
+BLOCK = re.compile(r"(<!-- not run: [^>]*-->\n)?```(\w*)\n(.*?)```", re.DOTALL)
 
 
 def blocks(lang: str) -> list[tuple[str, str]]:
@@ -57,7 +57,7 @@ def test_there_are_snippets_to_run() -> None:
 
 @pytest.mark.parametrize("source", [b for _, b in PYTHON], ids=[n for n, _ in PYTHON])
 def test_python_snippet_runs(pytester: pytest.Pytester, source: str) -> None:
-    if not re.search(r"^def test_", source, re.M):
+    if not re.search(r"^def test_", source, re.MULTILINE):
         fixtures = ", ".join(["mockidp", *(["httpserver"] if "httpserver" in source else [])])
         source = f"def test_snippet({fixtures}):\n" + textwrap.indent(source, "    ")
     pytester.makepyfile(test_snippet=source)

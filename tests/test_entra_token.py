@@ -8,7 +8,6 @@ import hashlib
 import json
 import re
 import uuid
-from pathlib import Path
 
 import jwt as pyjwt
 import pytest
@@ -40,7 +39,7 @@ def token_url(mockidp, tenant: str = TENANT) -> str:  # type: ignore[no-untyped-
 def assertion(mockidp, *, alg: str = "RS256", aud: str | None = None, iss: str = CERT_APP, sub: str = CERT_APP,  # type: ignore[no-untyped-def]
               lifetime: float = 600, iat: float | None = None, key: bytes = KEY_PEM, der: bytes = CERT_DER, jti: str | None = None) -> str:
     now = mockidp.clock.now() if iat is None else iat
-    header = {"x5t": b64url(hashlib.sha1(der).digest())} if alg == "RS256" else {"x5t#S256": b64url(hashlib.sha256(der).digest())}  # noqa: S324
+    header = {"x5t": b64url(hashlib.sha1(der).digest())} if alg == "RS256" else {"x5t#S256": b64url(hashlib.sha256(der).digest())}
     claims = {"aud": aud or token_url(mockidp), "iss": iss, "sub": sub, "jti": jti or str(uuid.uuid4()), "iat": now, "exp": now + lifetime}
     return pyjwt.encode(claims, key, algorithm=alg, headers=header)
 
@@ -63,7 +62,7 @@ def assert_aadsts(response, status: int, error: str, code: int) -> dict:  # type
     body = response.json()
     assert body["error"] == error
     assert body["error_codes"][0] == code
-    assert re.fullmatch(rf"AADSTS{code}: .+\r\nTrace ID: [0-9a-f-]{{36}}\r\nCorrelation ID: [0-9a-f-]{{36}}\r\nTimestamp: \d{{4}}-\d\d-\d\d \d\d:\d\d:\d\dZ", body["error_description"], re.S)
+    assert re.fullmatch(rf"AADSTS{code}: .+\r\nTrace ID: [0-9a-f-]{{36}}\r\nCorrelation ID: [0-9a-f-]{{36}}\r\nTimestamp: \d{{4}}-\d\d-\d\d \d\d:\d\d:\d\dZ", body["error_description"], re.DOTALL)
     assert body["trace_id"] in body["error_description"] and body["correlation_id"] in body["error_description"]
     assert body["timestamp"] in body["error_description"]
     assert body["error_uri"] == f"https://login.microsoftonline.com/error?code={code}"
@@ -242,7 +241,7 @@ def test_unregistered_certificate(mockidp, http) -> None:  # type: ignore[no-unt
     other = SigningKey.generate("RS256", "not-registered")
     pem = other.jwk.as_pem(private=True)
     body = assert_aadsts(http.post(token_url(mockidp), data=cert_form(mockidp, key=pem, der=other.cert_der)), 401, "invalid_client", 700027)
-    assert hashlib.sha1(other.cert_der).hexdigest().upper() in body["error_description"]  # noqa: S324
+    assert hashlib.sha1(other.cert_der).hexdigest().upper() in body["error_description"]
 
 
 def test_bad_signature_with_the_registered_thumbprint(mockidp, http) -> None:  # type: ignore[no-untyped-def]
@@ -264,7 +263,7 @@ def test_assertion_not_yet_valid(mockidp, http) -> None:  # type: ignore[no-unty
     form["client_assertion"] = assertion(mockidp, iat=mockidp.clock.now() + 900)
     form["client_assertion"] = pyjwt.encode(
         {**pyjwt.decode(form["client_assertion"], options={"verify_signature": False}), "nbf": mockidp.clock.now() + 900},
-        KEY_PEM, algorithm="RS256", headers={"x5t": b64url(hashlib.sha1(CERT_DER).digest())})  # noqa: S324
+        KEY_PEM, algorithm="RS256", headers={"x5t": b64url(hashlib.sha1(CERT_DER).digest())})
     assert_aadsts(http.post(token_url(mockidp), data=form), 401, "invalid_client", 700024)
 
 

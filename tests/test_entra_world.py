@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import ssl
+from pathlib import Path
 
 import httpx
 import pytest
@@ -39,8 +38,8 @@ def test_fixture_world_serves_the_gate_and_refuses_a_read_only_client(tmp_path: 
     [
         ("[[entra.tenants]]\ntenant_id = 't'\n[[entra.tenants.apps]]\napp_id = 'a'\ngranted_roles = { 'api://x' = ['R'] }\n",
          "entra.tenants[0].apps[0].granted_roles", "no app in the tenant"),
-        ("[[entra.tenants]]\ntenant_id = 't'\n[[entra.tenants.apps]]\napp_id = 'api'\napp_roles = ['R']\n"
-         "[[entra.tenants.apps]]\napp_id = 'a'\ngranted_roles = { 'api' = ['Other'] }\n", "entra.tenants[0].apps[1].granted_roles", "no app role"),
+        (("[[entra.tenants]]\ntenant_id = 't'\n[[entra.tenants.apps]]\napp_id = 'api'\napp_roles = ['R']\n"
+         "[[entra.tenants.apps]]\napp_id = 'a'\ngranted_roles = { 'api' = ['Other'] }\n"), "entra.tenants[0].apps[1].granted_roles", "no app role"),
         ("[[entra.apim]]\npath = 'p'\ntenant = 'nobody'\n", "entra.apim[0].tenant", "no tenant"),
         ("[[entra.tenants]]\ntenant_id = 't'\n[[entra.apim]]\npath = 'a/b'\ntenant = 't'\n", "entra.apim[0].path", "one unique URL segment"),
     ],

@@ -80,7 +80,7 @@ def test_x5t_kid_style_matches_certificate_thumbprint(tmp_path: Path) -> None:
 def test_verify_refuses_alg_switch_and_unknown_kid(tmp_path: Path) -> None:
     ks = KeyStore([], tmp_path).keyset("t")
     token = sign(ks, {"exp": time.time() + 60})
-    header_b64, body, sig = token.split(".")
+    _header_b64, body, sig = token.split(".")
     import base64
 
     def b64(d: dict) -> str:
@@ -116,7 +116,7 @@ def test_no_ca_key_and_no_private_key_outside_the_development_keys_is_in_git() -
     repo = Path(__file__).resolve().parent.parent
     tracked = subprocess.run(["git", "ls-files", "-z"], cwd=repo, capture_output=True, check=True).stdout.decode().split("\0")
     files = [repo / f for f in tracked if f and (repo / f).is_file()]
-    private = re.compile(rb"^-----BEGIN [A-Z ]*PRIVATE KEY-----\r?\n[A-Za-z0-9+/=]{40,}", re.M)
+    private = re.compile(rb"^-----BEGIN [A-Z ]*PRIVATE KEY-----\r?\n[A-Za-z0-9+/=]{40,}", re.MULTILINE)
     keys = [p for p in files if private.search(p.read_bytes())]
     assert keys and all(p.parent == PACKAGE_KEYS for p in keys), [str(p) for p in keys if p.parent != PACKAGE_KEYS]
     for path in (p for p in files if p.suffix in (".pem", ".crt") and b"CERTIFICATE-----" in p.read_bytes()):
@@ -143,7 +143,7 @@ def test_tokens_with_extra_header_non_ascii_and_datetime_claims_verify_independe
     from mockidp.tokens import sign_hmac
 
     ks = KeyStore([], tmp_path).keyset("t-extra", "RS256")
-    when = datetime.datetime(2030, 1, 2, tzinfo=datetime.timezone.utc)
+    when = datetime.datetime(2030, 1, 2, tzinfo=datetime.UTC)
     token = sign(ks, {"name": "Zoë Ångström", "exp": when}, header={"x5t": "abc"}, typ="at+jwt")
     header = pyjwt.get_unverified_header(token)
     assert header == {"alg": "RS256", "typ": "at+jwt", "kid": ks.active.kid, "x5t": "abc"}

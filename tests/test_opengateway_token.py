@@ -206,9 +206,9 @@ def test_many_requests_for_many_subscribers_keep_their_states_apart(mockidp, gw:
         gw.og.decide_future(hint, decision)
         hints[hint] = decision
     with ThreadPoolExecutor(max_workers=20) as pool:
-        ids = dict(zip(hints, pool.map(lambda h: [gw.authorize(h) for _ in range(3)], hints)))
+        ids = dict(zip(hints, pool.map(lambda h: [gw.authorize(h) for _ in range(3)], hints), strict=False))
     with ThreadPoolExecutor(max_workers=20) as pool:
-        outcomes = dict(zip(ids, pool.map(lambda h: [gw.outcome(r)[1] for r in ids[h]], ids)))
+        outcomes = dict(zip(ids, pool.map(lambda h: [gw.outcome(r)[1] for r in ids[h]], ids), strict=False))
     for hint, decision in hints.items():
         assert outcomes[hint] == [plan[decision]] * 3, hint
     assert len({r for rs in ids.values() for r in rs}) == 60

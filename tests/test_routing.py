@@ -73,7 +73,7 @@ def test_real_hostnames_route_to_their_authority_at_the_root(both: Any) -> None:
 
 
 def test_a_location_outside_latin_1_is_sent_percent_encoded(both: Any) -> None:
-    engine, fast, _ = both
+    _engine, fast, _ = both
     resp = fast.get("/avaya/auth/realms/demo-account/protocol/openid-connect/logout",  # a post-logout URI demo-spa registers
                     params={"post_logout_redirect_uri": "http://localhost/ŝignedout", "client_id": "demo-spa"})
     assert resp.status_code == 302

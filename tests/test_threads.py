@@ -40,7 +40,7 @@ def hammer(server: MockIdpServer, send: int = PER_CONNECTION) -> list[httpx.Resp
         try:
             with httpx.Client(base_url=server.url, verify=verify, timeout=30) as http:
                 out.extend(http.post(TOKEN, data=CC) for _ in range(send))
-        except BaseException as exc:  # noqa: BLE001 - reported below
+        except BaseException as exc:
             failures.append(exc)
 
     threads = [threading.Thread(target=client) for _ in range(CONNECTIONS)]

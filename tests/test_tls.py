@@ -181,7 +181,7 @@ def forged_leaf(ca_dir: Path, name: str, out: Path) -> Path:
         san: x509.GeneralName = x509.IPAddress(ipaddress.ip_address(name))
     except ValueError:
         san = x509.DNSName(name)
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     cert = (
         x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "forger")]))
         .issuer_name(ca_cert.subject).public_key(key.public_key()).serial_number(x509.random_serial_number())
@@ -392,7 +392,7 @@ def test_a_new_tls_name_extends_the_ca_and_keeps_the_old_names(tmp_path: Path) -
     assert grown.tls_files is not None and grown.tls_files.replaced is not None
     assert "do not cover idp.internal, 10.1.2.3/32" in grown.tls_files.replaced
     assert (tmp_path / "ca" / "ca.pem").read_bytes() != with_mockidp
-    ca, replaced = load_or_create_ca(tmp_path / "ca", ["mockidp", "idp.internal"])
+    _ca, replaced = load_or_create_ca(tmp_path / "ca", ["mockidp", "idp.internal"])
     assert replaced is None  # the replacement permits the names of the CA it replaced as well
     with MockIdpServer(Engine(state_dir=tmp_path), state_dir=tmp_path, tls_names=["mockidp", "10.1.2.3"]) as server:
         python_handshake(tmp_path / "ca" / "ca.pem", server.port, "mockidp")

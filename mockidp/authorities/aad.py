@@ -20,7 +20,7 @@ def aad_error(error: str, code: int, text: str, status: int = 400, prefix: str =
 
 def render_aad_error(err: OAuthError, now: float, error_uri_base: str = "https://login.microsoftonline.com/error") -> Reply:
     trace_id, correlation_id = str(uuid.uuid4()), str(uuid.uuid4())
-    stamp = datetime.datetime.fromtimestamp(now, datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%SZ")
+    stamp = datetime.datetime.fromtimestamp(now, datetime.UTC).strftime("%Y-%m-%d %H:%M:%SZ")
     description = err.description or err.error
     body = {
         "error": err.error,

@@ -13,7 +13,6 @@ from mockidp.keys import KeySet
 from mockidp.request import Reply, Request
 from mockidp.types import Services
 
-
 Handler = Callable[[Request], Reply | Awaitable[Reply]]
 
 

@@ -22,7 +22,7 @@ from mockidp.world import world_as_dict
 def _env() -> Environment:
     env = Environment(loader=PackageLoader("mockidp", "templates"), autoescape=select_autoescape(["html"]))
     env.filters["pretty"] = lambda value: json.dumps(value, indent=2, sort_keys=False, default=str)
-    env.filters["when"] = lambda t: datetime.datetime.fromtimestamp(t, datetime.timezone.utc).strftime("%H:%M:%S")
+    env.filters["when"] = lambda t: datetime.datetime.fromtimestamp(t, datetime.UTC).strftime("%H:%M:%S")
     return env
 
 

@@ -18,8 +18,8 @@ import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import NamedTuple
 from http.cookies import CookieError, SimpleCookie
+from typing import NamedTuple
 from urllib.parse import parse_qs, urlsplit
 
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -80,7 +80,7 @@ def _wildcard(pattern: str) -> re.Pattern[str]:
 class Refusal(NamedTuple):
     status: int
     description: str
-    headers: dict[str, str] = {}
+    headers: dict[str, str] = {}  # noqa: RUF012 - a NamedTuple's default, never mutated
 
 
 def _error(status: int, description: str, **headers: str) -> Refusal:

@@ -4,22 +4,20 @@
 from __future__ import annotations
 
 import base64
-import copy
 import dataclasses
 import hashlib
 import hmac
 import json
 import math
 import uuid
-from collections.abc import Callable
-from typing import Any, TypeVar, get_args, get_type_hints
+from typing import Any, TypeVar
 
+from mockidp import world_edit
 from mockidp.claims import PlannedClaims
 from mockidp.engine import Engine
 from mockidp.faults import Fault
 from mockidp.keys import KeySet, SigningKey
 from mockidp.tokens import sign
-from mockidp import world_edit
 from mockidp.world import world_as_dict
 from mockidp.world_edit import ControlError
 

@@ -4,7 +4,7 @@ button, and an error page that does NOT redirect (RFC 6749 §4.1.2.1: bad client
 from __future__ import annotations
 
 from functools import cache
-from urllib.parse import urlencode, urlsplit, urlunsplit, parse_qsl
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 

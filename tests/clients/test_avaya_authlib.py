@@ -7,14 +7,13 @@ from __future__ import annotations
 import asyncio
 import secrets
 import warnings
-from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
-from html_forms import Page
 import jwt as pyjwt
 import pytest
 from authlib.oauth2.rfc7523 import PrivateKeyJWT
+from html_forms import Page
 
 from mockidp.engine import PACKAGE_KEYS
 

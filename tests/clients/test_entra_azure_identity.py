@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import asyncio
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import jwt as pyjwt
 import pytest
 from azure.core.exceptions import ClientAuthenticationError
 from azure.core.pipeline.transport import AsyncioRequestsTransport
 from azure.identity import CertificateCredential, ClientSecretCredential
-from azure.identity.aio import CertificateCredential as AioCertificateCredential, ClientSecretCredential as AioClientSecretCredential
+from azure.identity.aio import CertificateCredential as AioCertificateCredential
+from azure.identity.aio import ClientSecretCredential as AioClientSecretCredential
 
 from mockidp.engine import PACKAGE_KEYS
 

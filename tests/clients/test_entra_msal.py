@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import socket
-from pathlib import Path
 
 import jwt as pyjwt
 import msal
@@ -24,7 +23,7 @@ CERT_APP = "33333333-3333-3333-3333-333333333333"
 API_APP, SCOPE = "44444444-4444-4444-4444-444444444444", "api://fivedegrees-demo-api/.default"
 CERT_PEM = (KEYS / "entra-demo-cert-app.crt.pem").read_text()
 KEY_PEM = (KEYS / "entra-demo-cert-app.key.pem").read_text()
-SHA1 = hashlib.sha1(x509.load_pem_x509_certificate(CERT_PEM.encode()).public_bytes(serialization.Encoding.DER)).hexdigest()  # noqa: S324
+SHA1 = hashlib.sha1(x509.load_pem_x509_certificate(CERT_PEM.encode()).public_bytes(serialization.Encoding.DER)).hexdigest()
 
 
 @pytest.fixture(autouse=True)
@@ -110,7 +109,7 @@ def test_error_dicts(mockidp, case: str, credential: str, tenant: str, scope: st
         from mockidp.keys import SigningKey
 
         other = SigningKey.generate("RS256", "someone-else")
-        client_id, credential = CERT_APP, {"private_key": other.jwk.as_pem(private=True).decode(), "thumbprint": hashlib.sha1(other.cert_der).hexdigest()}  # noqa: S324
+        client_id, credential = CERT_APP, {"private_key": other.jwk.as_pem(private=True).decode(), "thumbprint": hashlib.sha1(other.cert_der).hexdigest()}
     result = app(mockidp, credential, client_id, tenant).acquire_token_for_client([scope])
     assert result["error"] == error, result
     assert result["error_codes"] == [code] and result["error_description"].startswith(f"AADSTS{code}: ")

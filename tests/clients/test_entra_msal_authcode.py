@@ -11,11 +11,11 @@ import types
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
-from html_forms import Page
 import jwt as pyjwt
 import msal
 import pytest
 import requests
+from html_forms import Page
 
 TENANT = "11111111-1111-1111-1111-111111111111"
 WEB_APP, SECRET = "22222222-2222-2222-2222-222222222222", "demo-app-secret"
@@ -135,7 +135,7 @@ def test_authlib_oauth2_session_code_flow_with_pkce(mockidp) -> None:  # type: i
                            code_challenge_method="S256", token_endpoint_auth_method="client_secret_post")
     client.verify = str(mockidp.ca_bundle)
     verifier = generate_token(48)
-    url, state = client.create_authorization_url(f"{base}/authorize", code_verifier=verifier, nonce="authlib-nonce")
+    url, _state = client.create_authorization_url(f"{base}/authorize", code_verifier=verifier, nonce="authlib-nonce")
     location = browse(mockidp, url).headers["location"]
     token = client.fetch_token(f"{base}/token", authorization_response=location, code_verifier=verifier)
     assert claims(token["id_token"])["nonce"] == "authlib-nonce" and claims(token["access_token"])["scp"] == "Api.Read"

@@ -39,7 +39,7 @@ def test_authlib_pfw_code_flow_with_pkce(mockidp) -> None:  # type: ignore[no-un
         url, state = client.create_authorization_url(base + "/oauth2/authorize", code_verifier=verifier, nonce="n-42")
         with httpx.Client(verify=mockidp.ssl_context) as browser:  # the person at the login page
             page = browser.get(url)
-            action, form = re.search(r'<form[^>]*action="([^"]+)"[^>]*id="demo-users">(.*?)</form>', page.text, re.S).groups()  # type: ignore[union-attr]
+            action, form = re.search(r'<form[^>]*action="([^"]+)"[^>]*id="demo-users">(.*?)</form>', page.text, re.DOTALL).groups()  # type: ignore[union-attr]
             hidden = dict(re.findall(r'type="hidden" name="([^"]+)" value="([^"]*)"', form))
             action = action.replace("&amp;", "&")
             answer = browser.post(action, data={**hidden, "demo_user": "demo-billing-user"})

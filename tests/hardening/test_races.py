@@ -9,7 +9,6 @@ import threading
 import uuid
 from collections import Counter
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -51,7 +50,7 @@ def race(mockidp: Any, method: str, url: str, **kwargs: Any) -> list[httpx.Respo
         barrier.wait()
         try:
             out[i] = clients[i].request(method, url, **kwargs)
-        except BaseException as exc:  # noqa: BLE001 - reported below
+        except BaseException as exc:
             out[i] = exc
 
     threads = [threading.Thread(target=run, args=(i,)) for i in range(RACERS)]

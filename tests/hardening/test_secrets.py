@@ -7,14 +7,12 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from pathlib import Path
 from typing import Any
 
 from joserfc import jwt
 from joserfc.jwk import RSAKey
 
 from hardening.support import credential_pairs, demo_secrets
-
 from mockidp.engine import PACKAGE_KEYS
 
 KEYS = PACKAGE_KEYS  # the development keys, package data (mockidp/data/keys)

@@ -63,9 +63,9 @@ def _image_env_and_workdir() -> tuple[dict[str, str], str]:
     """The final stage's ENV and WORKDIR of the Dockerfile: what the container starts with before compose's env."""
     final = (REPO / "Dockerfile").read_text().split("\nFROM ")[-1]
     env: dict[str, str] = {}
-    for block in re.findall(r"^ENV ((?:.*\\\n)*.*)$", final, re.M):
+    for block in re.findall(r"^ENV ((?:.*\\\n)*.*)$", final, re.MULTILINE):
         env.update(re.findall(r"(\w+)=(\S+)", block))
-    return env, re.findall(r"^WORKDIR (\S+)", final, re.M)[-1]
+    return env, re.findall(r"^WORKDIR (\S+)", final, re.MULTILINE)[-1]
 
 
 def _prefix(value: str, root: Path) -> str:
@@ -111,7 +111,7 @@ def test_the_service_serves_its_health_check_passes_and_the_example_client_gets_
         checked = subprocess.run([str(shipped.bin("python")), *health[1:]], cwd=cwd, env=shipped.env(**env), capture_output=True, text=True, timeout=30)
         assert checked.returncode == 0, checked.stderr
         # The image's own HEALTHCHECK too (it finds the CA through MOCKIDP_STATE_DIR, prefixed above).
-        image_check = re.search(r"^HEALTHCHECK (?:[^\n]*\\\n)*\s*CMD (\[[^\n]*\])$", _dockerfile_final_stage(), re.M)
+        image_check = re.search(r"^HEALTHCHECK (?:[^\n]*\\\n)*\s*CMD (\[[^\n]*\])$", _dockerfile_final_stage(), re.MULTILINE)
         assert image_check is not None
         image_health = json.loads(image_check.group(1))
         assert image_health[0] == "python"
@@ -141,9 +141,9 @@ def test_the_image_installs_the_wheel_pinned_runs_as_a_user_and_checks_its_healt
     final = _dockerfile_final_stage()
     install = next(line for line in final.splitlines() if "pip install" in line)
     assert "--constraint" in install and ".whl" in install and " -e " not in install
-    user = re.findall(r"^USER (\S+)", final, re.M)
+    user = re.findall(r"^USER (\S+)", final, re.MULTILINE)
     assert user and user[-1] not in ("root", "0")
-    assert re.search(r"^HEALTHCHECK .*\n?.*CMD", final, re.M) and "/healthz" in final
+    assert re.search(r"^HEALTHCHECK .*\n?.*CMD", final, re.MULTILINE) and "/healthz" in final
     assert "COPY keys" not in final and "ca.key" not in (REPO / "Dockerfile").read_text()
 
 

@@ -9,11 +9,12 @@ AuthorizationCodeGrantType / PkceUtils for the order of the checks and their tex
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 from collections.abc import Callable
 from functools import cached_property, partial
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from mockidp.authorities.avaya.browser import AvayaBrowser
 from mockidp.authorities.avaya.tokens import CODE, CODE_SPENT, NO_STORE, AvayaTokens, kc_error
@@ -155,10 +156,8 @@ class Avaya(Authority):
         creds = presented_credentials(req, body_overrides_basic=True)  # Keycloak: a form client_id / client_secret replaces Basic's
         client_id = creds.client_id
         if not client_id and creds.assertion:
-            try:
+            with contextlib.suppress(TokenInvalid):
                 client_id = peek(creds.assertion)[1].get("sub")  # Keycloak takes the client from the assertion
-            except TokenInvalid:
-                pass
         if not client_id:
             raise kc_error("invalid_client", "Missing client_id parameter", 400)
         client = realm.clients.get(client_id.lower()) if isinstance(client_id, str) and CLIENT_ID.fullmatch(client_id) else None
@@ -323,7 +322,7 @@ class Avaya(Authority):
         return self.tokens.issue(realm, req, client, user, grant["scopes"], session, nonce=grant.get("nonce"))
 
     @staticmethod
-    def check_pkce(grant: dict, verifier: str | None) -> None:
+    def check_pkce(grant: dict[str, Any], verifier: str | None) -> None:
         """Keycloak 26's four PKCE answers (PkceUtils)."""
         challenge = grant.get("code_challenge")
         if not challenge:
@@ -397,9 +396,10 @@ class Avaya(Authority):
         try:
             claims = self.tokens.verify_access_token(realm, req, token)
         except TokenInvalid:
-            claims = self.tokens.live_refresh_claims(realm, token)
-            if claims is None:
+            refresh = self.tokens.live_refresh_claims(realm, token)
+            if refresh is None:
                 return Reply(json={"active": False})
+            claims = refresh
         out = {k: v for k, v in claims.items() if not k.startswith("mockidp.")}  # not Keycloak's: mockidp's own bookkeeping
         out.update({"client_id": claims.get("azp"), "username": claims.get("preferred_username"), "token_type": claims.get("typ"), "active": True})
         return Reply(json=out)

@@ -247,4 +247,4 @@ class AvayaTokens:
 
     def take_refresh(self, claims: dict[str, Any]) -> bool:
         """Spend a refresh token (rotation): True the first time, False if it was already spent."""
-        return self.store.add_once(REFRESH, str(claims["jti"]), float(claims["exp"]), self.now)
+        return bool(self.store.add_once(REFRESH, str(claims["jti"]), float(claims["exp"]), self.now))

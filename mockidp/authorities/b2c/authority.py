@@ -189,7 +189,7 @@ class B2C(Authority):
     def token(self, req: Request) -> Reply:
         tenant, policy = self.tenant_of(req)
         if req.duplicates:  # AADB2C90122: input that failed HTTP request validation
-            raise b2c_error("invalid_request", 90122, f"Input for '{sorted(req.duplicates)[0]}' received in the request has failed HTTP request validation.")
+            raise b2c_error("invalid_request", 90122, f"Input for '{min(req.duplicates)}' received in the request has failed HTTP request validation.")
         grant_type = req.param("grant_type")
         if grant_type is None:
             raise b2c_error("invalid_request", 90083, "The request is missing required parameter: grant_type.")

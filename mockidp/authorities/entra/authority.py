@@ -237,9 +237,9 @@ class Entra(Authority):
         return aad_error(name, code, description or text, status)
 
     def endpoints(self) -> list[Endpoint]:
+        from mockidp.authorities.entra.apim import ApimGateway
         from mockidp.authorities.entra.browser import EntraBrowser, render_graph_error
         from mockidp.authorities.entra.tokens import EntraTokens
-        from mockidp.authorities.entra.apim import ApimGateway
 
         gate = ApimGateway(self)
         browser = EntraBrowser(self)
@@ -319,7 +319,7 @@ class Entra(Authority):
                 "claims_supported": ["sub", "iss", "cloud_instance_name", "cloud_instance_host_name", "cloud_graph_host_name", "msgraph_host",
                                      "aud", "exp", "iat", "auth_time", "acr", "nonce", "preferred_username", "name", "tid", "ver", "at_hash", "c_hash", "email"],
             }
-        return {**extra, 
+        return {**extra,
             "token_endpoint": f"{oauth}/token",
             "token_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt", "client_secret_basic"],
             "jwks_uri": f"{base}/discovery/v2.0/keys" if v2 else f"{base}/discovery/keys",

@@ -185,7 +185,7 @@ class EntraTokens:
 
         if not isinstance(value, (int, float)) or isinstance(value, bool):
             return "(none)"
-        return datetime.datetime.fromtimestamp(value, datetime.timezone.utc).strftime("%m/%d/%Y %H:%M:%S")
+        return datetime.datetime.fromtimestamp(value, datetime.UTC).strftime("%m/%d/%Y %H:%M:%S")
 
     # --- scope and resource -------------------------------------------------------------------------
 

@@ -34,7 +34,7 @@ class LumenApi:
     def verify_pfw_token(self, req: Request, token: str) -> dict[str, Any]:
         """A Portal Framework token (another authority: its own keys), as the API's claims: the person's accounts."""
         verify_pfw: Callable[[str, str], dict[str, Any]] = self.authority.services.capability("pfw.verify-access-token")
-        here = req.base[: -len(self.authority.prefix)] if req.base.endswith(self.authority.prefix) else req.base
+        here = req.base.removesuffix(self.authority.prefix)
         claims = verify_pfw(token, here)
         return {**claims, "clientId": claims.get("azp"), "customerNumbers": claims.get("accounts") or [], "mechanism": "PFW"}
 

@@ -11,15 +11,15 @@ from __future__ import annotations
 
 import secrets
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from mockidp.authorities.base import Authority, Endpoint, Issuer
 from mockidp.authorities.lumen.apigee import Apigee, ApigeeApp, render_apigee_error
-from mockidp.errors import OAuthError
 from mockidp.authorities.lumen.digest import Digest, DigestApp, DigestSettings, check_apps
+from mockidp.errors import OAuthError
 from mockidp.oauth.clientauth import JWT_BEARER, MixedCredentials, presented_credentials
 from mockidp.request import Reply, Request
 from mockidp.tokens import TokenInvalid, sign, verify
@@ -128,7 +128,7 @@ class Lumen(Authority):
         item = {"client_id": client_id or str(uuid.uuid4()), "secret": secret or secrets.token_urlsafe(24), "bans": list(bans),
                 "customer_number": customer_number, "environment": environment or self.config.environment, "token_lifetime": token_lifetime}
         self.services.world_add("lumen/apps", item)
-        return self.apps[item["client_id"].lower()]
+        return self.apps[str(item["client_id"]).lower()]
 
     def issuers(self) -> list[Issuer]:
         return [

@@ -102,8 +102,8 @@ class Digest:
                                    "exp": int(self.authority.now) + self.settings.nonce_lifetime, "jti": str(uuid.uuid4())})
         algorithms = app.algorithms if app is not None else list(HASHES)[::-1]
         extra = ", stale=true" if stale else ""
-        return [("www-authenticate", f'Digest realm="{self.settings.realm}", qop="auth", algorithm={alg}, nonce="{nonce}", '
-                                     f'opaque="{self.opaque()}"{extra}') for alg in algorithms]
+        return [("www-authenticate", (f'Digest realm="{self.settings.realm}", qop="auth", algorithm={alg}, nonce="{nonce}", '
+                                      f'opaque="{self.opaque()}"{extra}')) for alg in algorithms]
 
     def deprecate(self, reply: Reply) -> Reply:
         reply.headers.update({"deprecation": "true", "sunset": self.settings.sunset,

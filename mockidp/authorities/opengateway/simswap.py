@@ -42,7 +42,7 @@ class SimSwapApi:
         self.authority = authority
 
     def check(self, req: Request) -> Reply:
-        claims, body, sub = self.authorize(req, "sim-swap:check")
+        _claims, body, sub = self.authorize(req, "sim-swap:check")
         max_age = body.get("maxAge", 240)
         if not isinstance(max_age, int) or isinstance(max_age, bool):
             raise camara_error(400, "INVALID_ARGUMENT", "maxAge must be an integer number of hours")
