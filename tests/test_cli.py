@@ -86,7 +86,7 @@ def test_token_command_mints_a_verifiable_token(tmp_path: Path) -> None:
     token = out.stdout.strip()
     from mockidp.engine import Engine
 
-    keyset = Engine(state_dir=tmp_path).authority("avaya").realms["demo-account"].keyset
+    keyset = next(i.keyset for i in Engine(state_dir=tmp_path).authority("avaya").issuers() if i.id == "demo-account")
     claims = pyjwt.decode(token, pyjwt.PyJWK(keyset.jwks()["keys"][0]).key, algorithms=["RS256"], options={"verify_aud": False})
     assert claims["sub"] == "alice" and claims["roles"] == ["a", "b"]
     assert claims["iss"] == "https://127.0.0.1:8443/avaya/auth/realms/demo-account"

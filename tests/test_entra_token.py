@@ -116,7 +116,7 @@ def test_padded_base64url_signed_as_azure_identity_aio_signs_it(mockidp, http) -
     signing_input = base64.urlsafe_b64encode(json.dumps(header).encode()) + b"." + base64.urlsafe_b64encode(json.dumps(claims).encode())
     assert b"=" in signing_input
     key = serialization.load_pem_private_key(KEY_PEM, None)
-    signature = key.sign(signing_input, padding.PSS(padding.MGF1(hashes.SHA256()), 32), hashes.SHA256())  # type: ignore[union-attr, call-arg]
+    signature = key.sign(signing_input, padding.PSS(padding.MGF1(hashes.SHA256()), 32), hashes.SHA256())  # type: ignore[union-attr, call-arg, arg-type]  # an RSA key: PSS
     form = {**cert_form(mockidp), "client_assertion": (signing_input + b"." + base64.urlsafe_b64encode(signature)).decode()}
     assert claims_of(http.post(token_url(mockidp), data=form))["azpacr"] == "2"
 

@@ -47,7 +47,7 @@ def outcome(client: httpx.Client, engine: Engine, method: str, path: str, host: 
 def both(tmp_path_factory: pytest.TempPathFactory) -> Any:
     engine = Engine(state_dir=tmp_path_factory.mktemp("routing"))
     full = build_app(engine)
-    starlette_only = full.app  # HostRouting wraps the Starlette app it falls back to
+    starlette_only = full.app  # type: ignore[attr-defined]  # HostRouting wraps the Starlette app it falls back to
     with TestClient(full, base_url="https://mockidp.local", raise_server_exceptions=False, follow_redirects=False) as a, \
             TestClient(starlette_only, base_url="https://mockidp.local", raise_server_exceptions=False, follow_redirects=False) as b:
         yield engine, a, b
@@ -103,7 +103,7 @@ def test_a_client_that_leaves_mid_body_is_journaled_not_a_server_error(both: Any
     async def send(message: Any) -> None:
         sent.append(message)
 
-    asyncio.run(app(scope, receive, send))
+    asyncio.run(app(scope, receive, send))  # type: ignore[arg-type]  # an ASGI app returns a coroutine
     assert sent == [] and engine.server_errors == []
     entry = engine.journal.entries()[-1]
     assert (entry["endpoint"], entry["status"], entry["error"]) == ("token", 0, "client_disconnected")

@@ -75,7 +75,7 @@ def test_a_world_change_reaches_every_loop(two_loops: MockIdpServer) -> None:
         added = http.post("/_mockidp/world/avaya/realms/demo-account/clients", json={"client_id": "added-client", "secret": "added-secret"})
         assert added.status_code in (200, 201), added.text
     # Fresh connections land on either loop: all of them must know the new client.
-    codes = Counter()
+    codes: Counter[int] = Counter()
     for _ in range(20):
         with httpx.Client(base_url=two_loops.url, verify=verify) as http:
             codes[http.post(TOKEN, data=new).status_code] += 1

@@ -243,6 +243,7 @@ def test_the_session_ca_is_constrained_to_what_mockidp_serves(ca_dir: Path, file
     constraints = ca.extensions.get_extension_for_class(x509.NameConstraints)
     assert constraints.critical and constraints.value.excluded_subtrees is None
     permitted = constraints.value.permitted_subtrees
+    assert permitted is not None
     dns = {t.value for t in permitted if isinstance(t, x509.DNSName)}
     assert dns == {"localhost", "cc.avayacloud.com", "b2clogin.com", "api.lumen.com", "api-test.lumen.com", "login.microsoftonline.com",
                    "login.windows.net", "sts.windows.net", "opengateway.telefonica.com"}  # sandbox.opengateway... lies under the last

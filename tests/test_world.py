@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -68,7 +69,7 @@ def test_not_toml_is_reported(tmp_path: Path) -> None:
 
 
 def test_faker_fills_missing_identity_fields_repeatably() -> None:
-    data = {"avaya": {"realms": [{"account_id": "r", "users": [{"username": "u1", "password": "p"}, {"username": "u2", "password": "p", "email": "set@example.com"}]}]}}
+    data: dict[str, Any] = {"avaya": {"realms": [{"account_id": "r", "users": [{"username": "u1", "password": "p"}, {"username": "u2", "password": "p", "email": "set@example.com"}]}]}}
     first, second = parse_world(data), parse_world({**data, "avaya": {"realms": [dict(data["avaya"]["realms"][0], users=[dict(u) for u in data["avaya"]["realms"][0]["users"]])]}})
     u1, u2 = first.avaya.realms[0].users
     assert u1.first_name and u1.last_name and u1.email and "@" in u1.email

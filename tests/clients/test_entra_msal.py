@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import socket
+from typing import Any
 
 import jwt as pyjwt
 import msal
@@ -103,7 +104,7 @@ def test_certificate_with_public_certificate_signs_ps256_with_x5t_s256(mockidp) 
         ("unregistered certificate", "cert-of-someone-else", TENANT, SCOPE, "invalid_client", 700027),
     ],
 )
-def test_error_dicts(mockidp, case: str, credential: str, tenant: str, scope: str, error: str, code: int) -> None:  # type: ignore[no-untyped-def]
+def test_error_dicts(mockidp, case: str, credential: Any, tenant: str, scope: str, error: str, code: int) -> None:  # type: ignore[no-untyped-def]
     client_id = SECRET_APP
     if credential == "cert-of-someone-else":
         from mockidp.keys import SigningKey

@@ -49,7 +49,7 @@ class RealHostAdapter(requests.adapters.HTTPAdapter):
         kwargs["server_hostname"] = self.host
         super().init_poolmanager(*args, **kwargs)
 
-    def send(self, request, **kwargs):  # type: ignore[no-untyped-def]
+    def send(self, request, **kwargs):  # type: ignore[no-untyped-def, override]
         parts = urlsplit(request.url)
         request.headers["Host"] = parts.netloc
         request.url = urlunsplit(parts._replace(netloc=f"127.0.0.1:{self.port}"))

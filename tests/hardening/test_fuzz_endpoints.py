@@ -122,7 +122,7 @@ def fuzz_params() -> list[Any]:
 
 
 @pytest.mark.parametrize(("authority", "prefix", "endpoint"), fuzz_params())
-@settings(max_examples=EXAMPLES, deadline=None, derandomize=CI, database=None if CI else settings.default.database,
+@settings(max_examples=EXAMPLES, deadline=None, derandomize=CI, database=None if CI or settings.default is None else settings.default.database,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(data=st.data())
 def test_fuzzed_requests(mockidp: Any, client: Any, sample_tokens: list[str], authority: str, prefix: str, endpoint: Any, data: Any) -> None:
@@ -201,7 +201,7 @@ def token_cases() -> list[Any]:
 @pytest.mark.parametrize(("authority", "prefix", "endpoint", "case"), token_cases())
 def test_token_endpoint_rejects_duplicated_and_mistyped_parameters(mockidp: Any, authority: str, prefix: str, endpoint: Any, case: str) -> None:
     issuer = next((i for i in ENGINE.authorities[authority].issuers() if i.token_path), None)
-    url = prefix + issuer.token_path if issuer else concrete(prefix, endpoint)
+    url = prefix + issuer.token_path if issuer and issuer.token_path else concrete(prefix, endpoint)
     _, _, form = first_success(mockidp, url)
     with mockidp.http(timeout=TIMEOUT) as client:
         if case == "duplicated grant_type":

@@ -11,6 +11,7 @@ import time
 import uuid
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import httpx
 import jwt as pyjwt
@@ -31,7 +32,7 @@ def test_the_wheel_carries_its_data_and_the_sdist_builds_the_same_wheel(shipped:
     names = set(_contents(shipped.wheel))
     keys = {n for n in names if n.startswith("mockidp/data/keys/")}
     assert {p.name for p in (REPO / "mockidp" / "data" / "keys").iterdir()} == {Path(n).name for n in keys}
-    assert {f"mockidp/data/worlds/{w}.toml" for w in BUILT_IN if w != "default"} | {"mockidp/default_world.toml", "mockidp/templates/login.html"} <= names
+    assert {f"mockidp/data/worlds/{w}.toml" for w in BUILT_IN if w != "default"} | {"mockidp/default_world.toml", "mockidp/templates/login.html", "mockidp/py.typed"} <= names
     assert not [n for n in names if "/ca/" in n or n.endswith("ca.key.pem")]
     assert _contents(shipped.wheel_from_sdist) == _contents(shipped.wheel)
 
@@ -57,7 +58,7 @@ def test_serve_from_any_directory_signs_with_the_shipped_keys(shipped: Shipped, 
         cert = (package / "data" / "keys" / "avaya-realm-demo-account.RS256.crt.pem").read_bytes()
         from cryptography import x509
 
-        public = x509.load_pem_x509_certificate(cert).public_key()
+        public: Any = x509.load_pem_x509_certificate(cert).public_key()
         claims = pyjwt.decode(signed.json()["access_token"], public, algorithms=["RS256"], options={"verify_aud": False})
         assert claims["iss"] == issuer and claims["azp"] == "demo-jwt-client"
 
@@ -78,7 +79,8 @@ def test_token_and_keys_generate(shipped: Shipped, outside: Path) -> None:
     cert = (shipped.package_dir / "data" / "keys" / "entra-tenant-11111111-1111-1111-1111-111111111111.RS256.crt.pem").read_bytes()
     from cryptography import x509
 
-    claims = pyjwt.decode(out.stdout.strip(), x509.load_pem_x509_certificate(cert).public_key(), algorithms=["RS256"], options={"verify_aud": False})
+    public: Any = x509.load_pem_x509_certificate(cert).public_key()
+    claims = pyjwt.decode(out.stdout.strip(), public, algorithms=["RS256"], options={"verify_aud": False})
     assert claims["roles"] == ["a"]
     # The installed package's keys are package data: `keys generate` writes only where it is told.
     refused = subprocess.run([str(shipped.bin("mockidp")), "keys", "generate"], cwd=outside, env=shipped.env(), capture_output=True, text=True)
