@@ -17,7 +17,6 @@ from mockidp.authorities.base import Authority
 from mockidp.claims import ClaimsPlan
 from mockidp.clock import Clock
 from mockidp.faults import FaultPlan
-from mockidp.identities import Identities
 from mockidp.journal import Journal
 from mockidp.keys import KeyStore
 from mockidp.registry import AUTHORITIES
@@ -82,7 +81,6 @@ class Engine:
         self.journal = Journal(self.store, self.world.server.journal_size)
         self.faults = FaultPlan()
         self.claims = ClaimsPlan()
-        self.identities = Identities(self.world.server.seed)
         self.server_errors: list[str] = []  # tracebacks of unhandled exceptions: a test suite fails on any
         self._base_url = base_url
         self.authorities: dict[str, Authority] = {

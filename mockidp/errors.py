@@ -43,10 +43,5 @@ class BadRequestBody(OAuthError):
         super().__init__("invalid_request", description, status)
 
 
-class NotFound(OAuthError):
-    def __init__(self, description: str = "Not found") -> None:
-        super().__init__("not_found", description, 404)
-
-
 def server_error() -> OAuthError:
     return OAuthError("server_error", "mockidp hit an internal error; see the server log", 500)

@@ -27,8 +27,3 @@ class Identities:
         fake = self._for(key)
         given, family = fake.first_name(), fake.last_name()
         return given, family, f"{given}.{family}@{fake.free_email_domain()}".lower()
-
-    def e164(self, key: str, country_code: str = "34") -> str:
-        """A syntactically valid E.164 number (`+` and up to 15 digits)."""
-        fake = self._for(key)
-        return "+" + country_code + "".join(str(fake.random_digit()) for _ in range(9))

@@ -17,7 +17,6 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from cryptography.x509.oid import NameOID
 from joserfc.jwk import ECKey, RSAKey
-from joserfc.jwk import KeySet as JoseKeySet
 
 KEY_TYPES = {"RS256": "RSA", "PS256": "RSA", "ES256": "EC"}
 MAX_PUBLISHED = 5  # keys one issuer publishes at most; rotating past it retires the oldest
@@ -157,9 +156,6 @@ class KeySet:
 
     def jwks(self) -> dict[str, list[dict[str, object]]]:
         return {"keys": [k.public_jwk() for k in reversed(self.published)]}
-
-    def verification_keys(self) -> JoseKeySet:
-        return JoseKeySet([k.jwk for k in self.published])
 
 
 _SAFE = re.compile(r"[^A-Za-z0-9_.-]+")

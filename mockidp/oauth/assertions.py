@@ -4,7 +4,6 @@ Entra's certificate credentials and the CAMARA profile of CIBA; the authority su
 from __future__ import annotations
 
 import base64
-import hashlib
 from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
@@ -54,9 +53,6 @@ class ClientKey:
                 x5t, x5t_s256 = thumbprints(base64.b64decode(entry["x5c"][0]))
             keys.append(cls(jwk=jwk, kid=entry.get("kid"), x5t=entry.get("x5t", x5t), x5t_s256=entry.get("x5t#S256", x5t_s256)))  # type: ignore[arg-type]
         return keys
-
-    def sha1_hex(self) -> str | None:
-        return base64.urlsafe_b64decode(self.x5t + "==").hex().upper() if self.x5t else None
 
 
 def select_keys(keys: Collection[ClientKey], header: dict[str, Any]) -> list[ClientKey]:
@@ -123,10 +119,3 @@ def verify_assertion(
         raise TokenInvalid("replay", "the assertion's jti was already used")
     return claims
 
-
-def sha1_hex_of_x5t(x5t: str) -> str:
-    return base64.urlsafe_b64decode(x5t + "=" * (-len(x5t) % 4)).hex().upper()
-
-
-def cert_sha1_hex(der: bytes) -> str:
-    return hashlib.sha1(der).hexdigest().upper()
