@@ -4,6 +4,7 @@ endpoints, and the way errors are rendered on the wire."""
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -11,6 +12,7 @@ from typing import Any, ClassVar
 from mockidp.errors import OAuthError
 from mockidp.keys import KeySet
 from mockidp.request import Reply, Request
+from mockidp.tokens import sign
 from mockidp.types import Services
 
 Handler = Callable[[Request], Reply | Awaitable[Reply]]
@@ -107,20 +109,25 @@ class Authority:
         (e.g. the audience they check)."""
         return {}
 
-    def mint(self, claims: dict[str, Any], issuer_id: str | None = None, base: str | None = None, lifetime: int = 3600) -> str:
-        """A token from one of this authority's issuers with the given claims (iss/iat/exp/jti filled in when absent)."""
-        import uuid
-
-        from mockidp.tokens import sign
-
+    def issuer_by_id(self, issuer_id: str | None = None) -> Issuer:
+        """One of this authority's issuers by id (a realm, a tenant...), or its first."""
         issuers = self.issuers()
         issuer = next((i for i in issuers if i.id == issuer_id), None) if issuer_id else (issuers[0] if issuers else None)
         if issuer is None:
             raise KeyError(f"{self.name} has no issuer {issuer_id!r}; known: {', '.join(i.id for i in issuers)}")
+        return issuer
+
+    def minted_claims(self, issuer: Issuer, base: str, claims: dict[str, Any], lifetime: int = 3600) -> dict[str, Any]:
+        """The claims of a token minted outside a flow (the plugin's `mint`, the control API's forgeries, the CLI):
+        iss/iat/nbf/exp/jti and this authority's `mint_defaults`, overridden by `claims`. Built here only."""
         now = int(self.now)
-        base = base or self.default_base()
-        full = {"iss": issuer.url(base), "iat": now, "nbf": now, "exp": now + lifetime, "jti": str(uuid.uuid4()), **self.mint_defaults(issuer, base), **claims}
-        return sign(issuer.keyset, full)
+        return {"iss": issuer.url(base), "iat": now, "nbf": now, "exp": now + lifetime, "jti": str(uuid.uuid4()),
+                **self.mint_defaults(issuer, base), **claims}
+
+    def mint(self, claims: dict[str, Any], issuer_id: str | None = None, base: str | None = None, lifetime: int = 3600) -> str:
+        """A token from one of this authority's issuers with the given claims (iss/iat/exp/jti filled in when absent)."""
+        issuer = self.issuer_by_id(issuer_id)
+        return sign(issuer.keyset, self.minted_claims(issuer, base or self.default_base(), claims, lifetime))
 
     def reset(self) -> None:
         """Back to the loaded world (runtime changes to the registries are dropped)."""

@@ -9,10 +9,10 @@ import hashlib
 import hmac
 import json
 import math
-import uuid
 from typing import Any, TypeVar
 
 from mockidp import world_edit
+from mockidp.authorities.base import Issuer
 from mockidp.claims import PlannedClaims
 from mockidp.engine import Engine
 from mockidp.faults import Fault
@@ -111,16 +111,15 @@ class Control:
             raise ControlError(f"unknown authority {name!r}; known: {', '.join(self.engine.authorities)}", 404)
 
     # --- keys ------------------------------------------------------------------------------------------
-    def _issuer(self, authority: str, issuer: str | None) -> Any:
+    def _issuer(self, authority: str, issuer: str | None) -> Issuer:
         self._check_authority(authority)
-        issuers = self.engine.authority(authority).issuers()
-        found = next((i for i in issuers if i.id == issuer), None) if issuer else (issuers[0] if issuers else None)
-        if found is None:
-            raise ControlError(f"{authority} has no issuer {issuer!r}; known: {', '.join(i.id for i in issuers)}", 404)
-        return found
+        try:
+            return self.engine.authority(authority).issuer_by_id(issuer)
+        except KeyError as exc:
+            raise ControlError(str(exc.args[0]), 404) from exc
 
     def keyset(self, authority: str, issuer: str | None = None) -> KeySet:
-        return self._issuer(authority, issuer).keyset  # type: ignore[no-any-return]
+        return self._issuer(authority, issuer).keyset
 
     def rotate_key(self, authority: str, issuer: str | None = None, new_key: SigningKey | None = None) -> dict[str, Any]:
         """A new signing key (`new_key`, or one made here); at most keys.MAX_PUBLISHED stay published."""
@@ -177,9 +176,7 @@ class Control:
         auth = self.engine.authority(authority)
         now = int(self.engine.clock.now())
         base = base or auth.default_base()
-        full: dict[str, Any] = {"iss": found.url(base), "sub": "forged-subject", "iat": now, "nbf": now, "exp": now + 3600, "jti": str(uuid.uuid4())}
-        full.update(auth.mint_defaults(found, base))
-        full.update(claims or {})
+        full = {"sub": "forged-subject", **auth.minted_claims(found, base, claims or {})}
         if variant == "expired":
             full.update(iat=now - 7200, nbf=now - 7200, exp=now - 3600)
         elif variant == "not_yet_valid":
