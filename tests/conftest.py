@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,9 @@ from mockidp.server import MockIdpServer
 pytest_plugins = ["pytester"]
 
 REPO = Path(__file__).resolve().parent.parent
+# Test modules share a few helpers by module name (`from test_cli import start`); the tests mirror the package's
+# folders, so every folder of tests/ is importable whatever subset of the suite runs.
+sys.path[:0] = [str(d) for d in sorted(Path(__file__).parent.rglob("*")) if d.is_dir() and d.name != "__pycache__" and str(d) not in sys.path]
 KEYS = PACKAGE_KEYS  # the development keys, package data (mockidp/data/keys)
 
 

@@ -113,7 +113,7 @@ def test_committed_development_keys_differ_per_issuer() -> None:
 def test_no_ca_key_and_no_private_key_outside_the_development_keys_is_in_git() -> None:
     """Whoever holds a CA key that clients trust can mint a certificate for any name they accept (issue 15): the
     local CA is generated per installation, so git holds no CA, and private keys only in mockidp/data/keys."""
-    repo = Path(__file__).resolve().parent.parent
+    repo = Path(__file__).resolve().parents[2]
     tracked = subprocess.run(["git", "ls-files", "-z"], cwd=repo, capture_output=True, check=True).stdout.decode().split("\0")
     files = [repo / f for f in tracked if f and (repo / f).is_file()]
     private = re.compile(rb"^-----BEGIN [A-Z ]*PRIVATE KEY-----\r?\n[A-Za-z0-9+/=]{40,}", re.MULTILINE)
