@@ -3,31 +3,24 @@
 
 from __future__ import annotations
 
-import base64
 import dataclasses
-import hashlib
-import hmac
-import json
 import math
 from typing import Any, TypeVar
 
 from mockidp import world_edit
 from mockidp.authorities.base import Issuer
 from mockidp.claims import PlannedClaims
+from mockidp.control import forgery
+from mockidp.control.forgery import FORGERIES
 from mockidp.engine import Engine
 from mockidp.faults import Fault
 from mockidp.keys import KeySet, SigningKey
-from mockidp.tokens import sign
 from mockidp.world import world_as_dict
 from mockidp.world_edit import ControlError
 
 __all__ = ["FORGERIES", "Control", "ControlError"]
 
 T = TypeVar("T")
-FORGERIES = (
-    "valid", "expired", "not_yet_valid", "wrong_audience", "wrong_issuer", "unknown_key",
-    "other_authority_key", "alg_none", "hs256_public_key", "truncated",
-)
 MAX_DELAY = 60  # seconds a planned fault may hold a request (the OpenAPI document says the same)
 LATEST = 253402300799  # 9999-12-31T23:59:59Z: the clock stays where datetime and JWT libraries can follow it
 
@@ -36,10 +29,6 @@ def _seconds(value: Any, name: str) -> float:
     if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
         raise ControlError(f"{name} is a finite number of seconds")
     return float(value)
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
 class Control:
@@ -169,36 +158,12 @@ class Control:
     # --- forged tokens ------------------------------------------------------------------------------------
     def forge(self, authority: str, claims: dict[str, Any] | None = None, issuer: str | None = None, variant: str = "valid", base: str | None = None) -> str:
         """A token from an authority's issuer with chosen claims, or one of the deliberately bad variants:
-        for testing the user's OWN resource server."""
+        for testing the user's OWN resource server (control/forgery.py)."""
         if variant not in FORGERIES:
             raise ControlError(f"unknown variant {variant!r}; choose one of {', '.join(FORGERIES)}")
         found = self._issuer(authority, issuer)
         auth = self.engine.authority(authority)
-        now = int(self.engine.clock.now())
         base = base or auth.default_base()
-        full = {"sub": "forged-subject", **auth.minted_claims(found, base, claims or {})}
-        if variant == "expired":
-            full.update(iat=now - 7200, nbf=now - 7200, exp=now - 3600)
-        elif variant == "not_yet_valid":
-            full.update(nbf=now + 3600, exp=now + 7200)
-        elif variant == "wrong_audience":
-            full["aud"] = "https://wrong-audience.mockidp.invalid"
-        elif variant == "wrong_issuer":
-            full["iss"] = "https://wrong-issuer.mockidp.invalid"
-        key = found.keyset.active
-        if variant == "unknown_key":
-            return sign(SigningKey.generate(key.alg, "mockidp-unknown"), full)
-        if variant == "other_authority_key":
-            other = next(i for a in self.engine.authorities.values() if a.name != authority for i in a.issuers())
-            return sign(other.keyset, full, header={"kid": key.kid})  # labelled as this issuer's key
-        if variant == "alg_none":
-            return f"{_b64(json.dumps({'alg': 'none', 'typ': 'JWT'}).encode())}.{_b64(json.dumps(full).encode())}."
-        if variant == "hs256_public_key":
-            from cryptography import x509
-            from cryptography.hazmat.primitives import serialization
-
-            pem = x509.load_der_x509_certificate(key.cert_der).public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-            signing_input = f"{_b64(json.dumps({'alg': 'HS256', 'typ': 'JWT', 'kid': key.kid}).encode())}.{_b64(json.dumps(full).encode())}"
-            return f"{signing_input}.{_b64(hmac.new(pem, signing_input.encode(), hashlib.sha256).digest())}"
-        token = sign(found.keyset, full)
-        return token[:-12] if variant == "truncated" else token
+        claims = {"sub": "forged-subject", **auth.minted_claims(found, base, claims or {})}
+        other = next(i for a in self.engine.authorities.values() if a.name != authority for i in a.issuers())
+        return forgery.forge(found.keyset, claims, variant, int(self.engine.clock.now()), other_keyset=other.keyset)
