@@ -12,13 +12,12 @@ answers 202 Accepted for a command (a long-running process) and 200 OK for a que
 from __future__ import annotations
 
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from mockidp.authorities.entra.context import EntraContext
+from mockidp.authorities.entra.world import ApimApi, ApimBackend
 from mockidp.request import Reply, Request
 from mockidp.tokens import TokenInvalid, peek, verify
-
-if TYPE_CHECKING:
-    from mockidp.authorities.entra.authority import ApimApi, ApimBackend, Entra
 
 # validate-jwt's own messages, used when the policy sets no failed-validation-error-message [wording unsure].
 MESSAGES = {
@@ -41,7 +40,7 @@ class GateFailure(Exception):
 
 
 class ApimGateway:
-    def __init__(self, entra: Entra) -> None:
+    def __init__(self, entra: EntraContext) -> None:
         self.entra = entra
 
     def handle(self, req: Request) -> Reply:

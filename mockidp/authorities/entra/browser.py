@@ -13,21 +13,22 @@ from __future__ import annotations
 import hmac
 import html
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from mockidp.authorities.aad import aad_error
-from mockidp.authorities.entra.grants import CODE_LIFETIME, GRAPH_APP_ID, REMEMBER, grants, parse_scope
-from mockidp.authorities.entra.tokens import app_of
+from mockidp.authorities.entra.context import EntraContext
+from mockidp.authorities.entra.errors import malformed, missing
+from mockidp.authorities.entra.grants import CODE_LIFETIME, REMEMBER, grants
+from mockidp.authorities.entra.scopes import GRAPH_APP_ID, parse_scope
+from mockidp.authorities.entra.tenant import app_of
+from mockidp.authorities.entra.world import EntraApp, EntraTenant
 from mockidp.errors import OAuthError
 from mockidp.oauth import pkce
 from mockidp.oauth.pages import error_page, login_page, redirect_with
 from mockidp.oauth.redirects import allowed
 from mockidp.request import Reply, Request
 from mockidp.tokens import TokenInvalid, peek, verify
-
-if TYPE_CHECKING:
-    from mockidp.authorities.entra.authority import Entra, EntraApp, EntraTenant
 
 LOOPBACK = ("localhost", "127.0.0.1", "::1")
 PROMPTS = ("login", "select_account", "consent", "create")
@@ -47,7 +48,7 @@ def redirect_ok(registered: str, uri: str) -> bool:
 
 
 class EntraBrowser:
-    def __init__(self, entra: Entra) -> None:
+    def __init__(self, entra: EntraContext) -> None:
         self.entra = entra
 
     def render_page_error(self, err: OAuthError, req: Request | None) -> Reply:
@@ -63,16 +64,16 @@ class EntraBrowser:
         tenant = entra.tenant_of(req)
         params = dict(req.query) if req.method == "GET" else dict(req.form)
         if req.duplicates:
-            raise aad_error("invalid_request", 9002313, "Invalid request. Request is malformed or invalid.")
+            raise malformed()
         client_id = params.get("client_id") or None
         if client_id is None:
-            raise aad_error("invalid_request", 900144, "The request body must contain the following parameter: 'client_id'.")
+            raise missing("client_id")
         app = app_of(tenant, client_id)
         redirect_uri = params.get("redirect_uri") or None
         if not app.redirect_uris:
             raise aad_error("invalid_request", 500113, "No reply address is registered for the application.")
         if redirect_uri is None:  # Entra would fall back to a registered one; mockidp asks for it (a test should say which)
-            raise aad_error("invalid_request", 900144, "The request body must contain the following parameter: 'redirect_uri'.")
+            raise missing("redirect_uri")
         # Also refused whatever was registered: userinfo, script schemes, code/state already in the query (oauth/redirects.py)
         if not allowed(redirect_uri, app.redirect_uris, confidential=not app.public_client, match=redirect_ok):
             raise aad_error("invalid_request", 50011, (

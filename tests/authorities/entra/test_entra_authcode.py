@@ -22,13 +22,13 @@ REDIRECT = "http://localhost:8400"
 GRAPH_APP = "00000003-0000-0000-c000-000000000000"
 
 
-def authorize_url(mockidp, client_id: str = WEB_APP, **params: str) -> str:  # type: ignore[no-untyped-def]
+def authorize_url(mockidp, client_id: str = WEB_APP, **params: str) -> str:
     query = {"client_id": client_id, "response_type": "code", "redirect_uri": REDIRECT, "scope": f"openid profile email offline_access {API}/Api.Read",
              "state": "st-1", "nonce": "n-1", **params}
     return f"{mockidp.base('entra')}/{TENANT}/oauth2/v2.0/authorize?" + urlencode({k: v for k, v in query.items() if v is not None})
 
 
-def sign_in(mockidp, url: str, button: str = "kc-login", **typed: str) -> httpx.Response:  # type: ignore[no-untyped-def]
+def sign_in(mockidp, url: str, button: str = "kc-login", **typed: str) -> httpx.Response:
     """GET the authorize URL, then press a button of the page as a browser would; the answer (redirect not followed)."""
     with httpx.Client(verify=mockidp.ssl_context) as browser:
         page = browser.get(url)
@@ -50,14 +50,14 @@ def pkce_pair() -> tuple[str, str]:
     return verifier, base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
 
 
-def redeem(http, code: str, client_id: str = WEB_APP, secret: str | None = SECRET, **extra: str) -> httpx.Response:  # type: ignore[no-untyped-def]
+def redeem(http, code: str, client_id: str = WEB_APP, secret: str | None = SECRET, **extra: str) -> httpx.Response:
     form = {"grant_type": "authorization_code", "client_id": client_id, "code": code, "redirect_uri": REDIRECT, **extra}
     if secret:
         form["client_secret"] = secret
     return http.post(f"/entra/{TENANT}/oauth2/v2.0/token", data={k: v for k, v in form.items() if v is not None})
 
 
-def refresh(http, token: str, client_id: str = WEB_APP, secret: str | None = SECRET, **extra: str) -> httpx.Response:  # type: ignore[no-untyped-def]
+def refresh(http, token: str, client_id: str = WEB_APP, secret: str | None = SECRET, **extra: str) -> httpx.Response:
     form = {"grant_type": "refresh_token", "client_id": client_id, "refresh_token": token, **extra}
     if secret:
         form["client_secret"] = secret
@@ -70,20 +70,20 @@ def aadsts(response: httpx.Response, error: str, code: int) -> str:
     return body["error_description"]
 
 
-def verified(mockidp, http, token: str, audience: str) -> dict:  # type: ignore[no-untyped-def]
+def verified(mockidp, http, token: str, audience: str) -> dict:
     jwks = http.get(f"/entra/{TENANT}/discovery/v2.0/keys").json()
     key = pyjwt.PyJWK(next(k for k in jwks["keys"] if k["kid"] == pyjwt.get_unverified_header(token)["kid"]), algorithm="RS256")
     return pyjwt.decode(token, key.key, algorithms=["RS256"], audience=audience, issuer=f"{mockidp.base('entra')}/{TENANT}/v2.0")
 
 
-def code_for(mockidp, **params: str) -> str:  # type: ignore[no-untyped-def]
+def code_for(mockidp, **params: str) -> str:
     return redirected(sign_in(mockidp, authorize_url(mockidp, **params)))["code"]
 
 
 # --- the page and the happy path -------------------------------------------------------------------------
 
 
-def test_the_sign_in_page_keeps_the_shared_element_ids_and_prefills_login_hint(mockidp) -> None:  # type: ignore[no-untyped-def]
+def test_the_sign_in_page_keeps_the_shared_element_ids_and_prefills_login_hint(mockidp) -> None:
     with httpx.Client(verify=mockidp.ssl_context) as browser:
         page = browser.get(authorize_url(mockidp, login_hint=USER))
     assert page.status_code == 200
@@ -92,7 +92,7 @@ def test_the_sign_in_page_keeps_the_shared_element_ids_and_prefills_login_hint(m
     assert f'value="{USER}"' in page.text
 
 
-def test_code_flow_issues_v2_user_tokens_and_an_id_token(mockidp, http) -> None:  # type: ignore[no-untyped-def]
+def test_code_flow_issues_v2_user_tokens_and_an_id_token(mockidp, http) -> None:
     verifier, challenge = pkce_pair()
     answer = redirected(sign_in(mockidp, authorize_url(mockidp, code_challenge=challenge, code_challenge_method="S256")))
     assert answer["state"] == "st-1" and answer["session_state"]
@@ -109,7 +109,7 @@ def test_code_flow_issues_v2_user_tokens_and_an_id_token(mockidp, http) -> None:
     assert idt["sub"] == access["sub"] != access["oid"] and idt["email"] == USER
 
 
-def test_sub_is_pairwise_per_app(mockidp, http) -> None:  # type: ignore[no-untyped-def]
+def test_sub_is_pairwise_per_app(mockidp, http) -> None:
     verifier, challenge = pkce_pair()
     web = redeem(http, code_for(mockidp)).json()
     public = redeem(http, code_for(mockidp, client_id=PUBLIC_APP, code_challenge=challenge, code_challenge_method="S256"),
@@ -119,13 +119,13 @@ def test_sub_is_pairwise_per_app(mockidp, http) -> None:  # type: ignore[no-unty
     assert pyjwt.decode(public["access_token"], options={"verify_signature": False})["azpacr"] == "0"
 
 
-def test_one_click_demo_user_and_plain_pkce(mockidp, http) -> None:  # type: ignore[no-untyped-def]
+def test_one_click_demo_user_and_plain_pkce(mockidp, http) -> None:
     verifier = secrets.token_urlsafe(40)
     answer = redirected(sign_in(mockidp, authorize_url(mockidp, code_challenge=verifier, code_challenge_method="plain"), f"demo-{USER}"))
     assert redeem(http, answer["code"], code_verifier=verifier).status_code == 200
 
 
-def test_openid_scopes_alone_give_a_graph_token_that_userinfo_takes(mockidp, http) -> None:  # type: ignore[no-untyped-def]
+def test_openid_scopes_alone_give_a_graph_token_that_userinfo_takes(mockidp, http) -> None:
     body = redeem(http, code_for(mockidp, scope="openid profile email")).json()
     assert "refresh_token" not in body and body["scope"] == "openid profile email https://graph.microsoft.com/User.Read"
     claims = pyjwt.decode(body["access_token"], options={"verify_signature": False})
@@ -137,7 +137,7 @@ def test_openid_scopes_alone_give_a_graph_token_that_userinfo_takes(mockidp, htt
     assert refused.status_code == 401 and refused.json()["error"]["code"] == "InvalidAuthenticationToken"
 
 
-def test_response_modes_form_post_and_fragment(mockidp) -> None:  # type: ignore[no-untyped-def]
+def test_response_modes_form_post_and_fragment(mockidp) -> None:
     posted = sign_in(mockidp, authorize_url(mockidp, response_mode="form_post"))
     assert posted.status_code == 200
     form = Page(posted.text).forms["form-post"]
@@ -146,7 +146,7 @@ def test_response_modes_form_post_and_fragment(mockidp) -> None:  # type: ignore
     assert fragment.status_code == 302 and "#" in fragment.headers["location"] and "code=" in urlsplit(fragment.headers["location"]).fragment
 
 
-def test_loopback_redirect_any_port_but_not_another_path(mockidp) -> None:  # type: ignore[no-untyped-def]
+def test_loopback_redirect_any_port_but_not_another_path(mockidp) -> None:
     with httpx.Client(verify=mockidp.ssl_context) as browser:
         assert browser.get(authorize_url(mockidp, redirect_uri="http://127.0.0.1:51234")).status_code == 200
         assert browser.get(authorize_url(mockidp, redirect_uri="http://localhost:9/signin-oidc")).status_code == 200
@@ -154,7 +154,7 @@ def test_loopback_redirect_any_port_but_not_another_path(mockidp) -> None:  # ty
     assert refused.status_code == 400 and "location" not in refused.headers and "AADSTS50011" in refused.text
 
 
-def test_discovery_names_userinfo_and_end_session_but_no_pkce_methods(mockidp, http) -> None:  # type: ignore[no-untyped-def]
+def test_discovery_names_userinfo_and_end_session_but_no_pkce_methods(mockidp, http) -> None:
     doc = http.get(f"/entra/{TENANT}/v2.0/.well-known/openid-configuration").json()
     base = mockidp.base("entra")
     assert doc["authorization_endpoint"] == f"{base}/{TENANT}/oauth2/v2.0/authorize"
@@ -165,7 +165,7 @@ def test_discovery_names_userinfo_and_end_session_but_no_pkce_methods(mockidp, h
 # --- errors on the page -------------------------------------------------------------------------------------
 
 
-def test_unknown_client_and_unregistered_redirect_are_pages_that_never_redirect(mockidp) -> None:  # type: ignore[no-untyped-def]
+def test_unknown_client_and_unregistered_redirect_are_pages_that_never_redirect(mockidp) -> None:
     with httpx.Client(verify=mockidp.ssl_context) as browser:
         unknown = browser.get(authorize_url(mockidp, client_id="99999999-9999-9999-9999-999999999999"))
         wrong = browser.get(authorize_url(mockidp, redirect_uri="https://evil.example/cb"))
@@ -175,12 +175,12 @@ def test_unknown_client_and_unregistered_redirect_are_pages_that_never_redirect(
             f"configured for the application &#39;{WEB_APP}&#39;") in wrong.text and 'id="error-message"' in wrong.text
 
 
-def test_deny_goes_back_with_access_denied_65004_and_state(mockidp) -> None:  # type: ignore[no-untyped-def]
+def test_deny_goes_back_with_access_denied_65004_and_state(mockidp) -> None:
     answer = redirected(sign_in(mockidp, authorize_url(mockidp), "deny"))
     assert answer["error"] == "access_denied" and answer["state"] == "st-1" and answer["error_description"].startswith("AADSTS65004:")
 
 
-def test_wrong_password_stays_on_the_page(mockidp) -> None:  # type: ignore[no-untyped-def]
+def test_wrong_password_stays_on_the_page(mockidp) -> None:
     page = sign_in(mockidp, authorize_url(mockidp), password="nope")
     assert page.status_code == 200 and 'id="login-error"' in page.text and "incorrect" in page.text
 
@@ -193,7 +193,7 @@ def test_wrong_password_stays_on_the_page(mockidp) -> None:  # type: ignore[no-u
     ({"code_challenge": "short", "code_challenge_method": "S256"}, "invalid_request", 501491),
     ({"client_id": PUBLIC_APP}, "invalid_request", 9002325),  # a public client without PKCE
 ])
-def test_authorize_errors_go_back_to_the_client(mockidp, params, error, code) -> None:  # type: ignore[no-untyped-def]
+def test_authorize_errors_go_back_to_the_client(mockidp, params, error, code) -> None:
     with httpx.Client(verify=mockidp.ssl_context) as browser:
         answer = redirected(browser.get(authorize_url(mockidp, **params)))
     assert (answer["error"], answer["state"]) == (error, "st-1") and answer["error_description"].startswith(f"AADSTS{code}:")
@@ -202,39 +202,39 @@ def test_authorize_errors_go_back_to_the_client(mockidp, params, error, code) ->
 # --- errors at the token endpoint ----------------------------------------------------------------------------
 
 
-def test_replayed_code_is_54005_and_ends_the_sign_in(mockidp, http) -> None:  # type: ignore[no-untyped-def]
+def test_replayed_code_is_54005_and_ends_the_sign_in(mockidp, http) -> None:
     code = code_for(mockidp)
     first = redeem(http, code).json()
     assert "AADSTS54005: OAuth2 Authorization code was already redeemed" in aadsts(redeem(http, code), "invalid_grant", 54005)
     aadsts(refresh(http, first["refresh_token"]), "invalid_grant", 50173)
 
 
-def test_pkce_mismatch_and_missing_verifier(mockidp, http) -> None:  # type: ignore[no-untyped-def]
+def test_pkce_mismatch_and_missing_verifier(mockidp, http) -> None:
     _, challenge = pkce_pair()
     text = aadsts(redeem(http, code_for(mockidp, code_challenge=challenge), code_verifier=pkce_pair()[0]), "invalid_grant", 501481)
     assert text.startswith("AADSTS501481: The Code_Verifier does not match the code_challenge supplied in the authorization request")
     aadsts(redeem(http, code_for(mockidp, code_challenge=challenge, code_challenge_method="S256")), "invalid_request", 9002313)
 
 
-def test_code_expires_after_ten_minutes_of_the_engine_clock(mockidp, http) -> None:  # type: ignore[no-untyped-def]
+def test_code_expires_after_ten_minutes_of_the_engine_clock(mockidp, http) -> None:
     code = code_for(mockidp)
     mockidp.clock.advance(601)
     aadsts(redeem(http, code), "invalid_grant", 70008)
 
 
-def test_redirect_uri_must_match_and_the_client_must_be_the_same(mockidp, http) -> None:  # type: ignore[no-untyped-def]
+def test_redirect_uri_must_match_and_the_client_must_be_the_same(mockidp, http) -> None:
     aadsts(redeem(http, code_for(mockidp), redirect_uri="http://localhost:8401"), "invalid_grant", 500112)
     aadsts(redeem(http, code_for(mockidp), secret="wrong"), "invalid_client", 7000215)
     aadsts(redeem(http, "not-a-code"), "invalid_grant", 9002313)
 
 
-def test_public_client_presenting_a_secret_is_refused(mockidp, http) -> None:  # type: ignore[no-untyped-def]
+def test_public_client_presenting_a_secret_is_refused(mockidp, http) -> None:
     verifier, challenge = pkce_pair()
     code = code_for(mockidp, client_id=PUBLIC_APP, code_challenge=challenge)
     aadsts(redeem(http, code, PUBLIC_APP, "anything", code_verifier=verifier), "invalid_client", 700025)
 
 
-def test_refresh_rotates_and_a_replayed_refresh_token_ends_the_sign_in(mockidp, http) -> None:  # type: ignore[no-untyped-def]
+def test_refresh_rotates_and_a_replayed_refresh_token_ends_the_sign_in(mockidp, http) -> None:
     first = redeem(http, code_for(mockidp)).json()
     mockidp.clock.advance(3700)
     second = refresh(http, first["refresh_token"]).json()
@@ -249,12 +249,12 @@ def test_refresh_rotates_and_a_replayed_refresh_token_ends_the_sign_in(mockidp, 
     aadsts(refresh(http, "garbage"), "invalid_grant", 9002313)
 
 
-def test_two_resources_in_one_token_request_is_28000(mockidp, http) -> None:  # type: ignore[no-untyped-def]
+def test_two_resources_in_one_token_request_is_28000(mockidp, http) -> None:
     code = code_for(mockidp, scope=f"openid offline_access {API}/Api.Read api://fivedegrees-legacy-api/.default")
     aadsts(redeem(http, code, scope=f"{API}/Api.Read api://fivedegrees-legacy-api/.default"), "invalid_request", 28000)
 
 
-def test_logout_with_id_token_hint_ends_the_refresh_tokens(mockidp, http) -> None:  # type: ignore[no-untyped-def]
+def test_logout_with_id_token_hint_ends_the_refresh_tokens(mockidp, http) -> None:
     body = redeem(http, code_for(mockidp)).json()
     out = http.get(f"/entra/{TENANT}/oauth2/v2.0/logout", params={"id_token_hint": body["id_token"], "post_logout_redirect_uri": REDIRECT, "state": "bye"})
     assert out.status_code == 302 and out.headers["location"] == f"{REDIRECT}?state=bye"

@@ -13,7 +13,7 @@ VERBOSE = "/entra/apim/fivedegrees-verbose"
 UNAUTHORIZED = {"statusCode": 401, "message": "Unauthorized. Access token is missing or invalid."}
 
 
-def get_token(http, scope: str = "api://fivedegrees-demo-api/.default", client_id: str = SECRET_APP) -> str:  # type: ignore[no-untyped-def]
+def get_token(http, scope: str = "api://fivedegrees-demo-api/.default", client_id: str = SECRET_APP) -> str:
     response = http.post(f"/entra/{TENANT}/oauth2/v2.0/token", data={"client_id": client_id, "client_secret": "demo-app-secret", "scope": scope, "grant_type": "client_credentials"})
     assert response.status_code == 200, response.text
     return response.json()["access_token"]
@@ -23,7 +23,7 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-def test_command_is_accepted_and_query_answered_with_the_identity(mockidp, http) -> None:  # type: ignore[no-untyped-def]
+def test_command_is_accepted_and_query_answered_with_the_identity(mockidp, http) -> None:
     import jwt as pyjwt
 
     token = get_token(http)
@@ -41,11 +41,11 @@ def test_command_is_accepted_and_query_answered_with_the_identity(mockidp, http)
     assert query.json()["identity"]["X-Identity-Oid"] == claims["oid"]
 
 
-def test_token_requested_by_audience_guid_passes(mockidp, http) -> None:  # type: ignore[no-untyped-def]
+def test_token_requested_by_audience_guid_passes(mockidp, http) -> None:
     assert http.get(f"{GATE}/v1/ping", headers=bearer(get_token(http, API_APP + "/.default"))).status_code == 200
 
 
-def failures(mockidp, http) -> dict[str, tuple[dict[str, str], str]]:  # type: ignore[no-untyped-def]
+def failures(mockidp, http) -> dict[str, tuple[dict[str, str], str]]:
     from mockidp.tokens import sign
 
     entra = mockidp.authority("entra")
@@ -72,7 +72,7 @@ CASES = ["missing", "wrong scheme", "malformed", "other authority", "no exp", "a
 
 
 @pytest.mark.parametrize("case", CASES)
-def test_each_failure_with_the_policy_messages(mockidp, http, case: str) -> None:  # type: ignore[no-untyped-def]
+def test_each_failure_with_the_policy_messages(mockidp, http, case: str) -> None:
     headers, message = failures(mockidp, http)[case]
     response = http.post(f"{VERBOSE}/v1/commands", headers=headers)
     assert response.status_code == 401, response.text
@@ -81,7 +81,7 @@ def test_each_failure_with_the_policy_messages(mockidp, http, case: str) -> None
     assert (configured.status_code, configured.json()) == (401, UNAUTHORIZED)
 
 
-def test_expiry_has_no_clock_skew(mockidp, http) -> None:  # type: ignore[no-untyped-def]
+def test_expiry_has_no_clock_skew(mockidp, http) -> None:
     mockidp.clock.set(int(mockidp.clock.now()), frozen=True)
     token = get_token(http)
     mockidp.clock.advance(3599)  # now == exp: still valid
@@ -91,7 +91,7 @@ def test_expiry_has_no_clock_skew(mockidp, http) -> None:  # type: ignore[no-unt
     assert response.json() == {"statusCode": 401, "message": "JWT Validation Failed: Lifetime validation failed. The token is expired."}
 
 
-def test_ps256_is_not_an_algorithm_validate_jwt_takes(mockidp, http) -> None:  # type: ignore[no-untyped-def]
+def test_ps256_is_not_an_algorithm_validate_jwt_takes(mockidp, http) -> None:
     import jwt as pyjwt
 
     entra = mockidp.authority("entra")
@@ -103,6 +103,6 @@ def test_ps256_is_not_an_algorithm_validate_jwt_takes(mockidp, http) -> None:  #
     assert response.status_code == 401 and "signature" in response.json()["message"]
 
 
-def test_unknown_api_is_apim_404(mockidp, http) -> None:  # type: ignore[no-untyped-def]
+def test_unknown_api_is_apim_404(mockidp, http) -> None:
     response = http.get("/entra/apim/nothing/v1/x", headers=bearer(get_token(http)))
     assert (response.status_code, response.json()) == (404, {"statusCode": 404, "message": "Resource not found"})
