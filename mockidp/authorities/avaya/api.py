@@ -4,21 +4,20 @@ token, 403 when the token is valid but lacks the privileges the route needs (wor
 from __future__ import annotations
 
 import fnmatch
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from mockidp.authorities.avaya.context import AvayaContext
+from mockidp.authorities.avaya.world import AvayaApiRoute
 from mockidp.request import Reply, Request
 from mockidp.tokens import TokenInvalid, peek
 
-if TYPE_CHECKING:
-    from mockidp.authorities.avaya.authority import Avaya, AvayaApiRoute
-
 
 class AvayaApi:
-    def __init__(self, authority: Avaya) -> None:
-        self.authority = authority
+    def __init__(self, ctx: AvayaContext) -> None:
+        self.ctx = ctx
 
     def route_for(self, method: str, path: str) -> AvayaApiRoute | None:
-        for route in self.authority.config.api_routes:
+        for route in self.ctx.config.api_routes:
             if route.method.upper() == method and fnmatch.fnmatchcase(path, route.path):
                 return route
         return None
@@ -63,7 +62,7 @@ class AvayaApi:
         _, unverified = peek(token)
         iss = unverified.get("iss")
         name = iss.rsplit("/auth/realms/", 1)[-1] if isinstance(iss, str) and "/auth/realms/" in iss else None
-        realm = self.authority.realms.get(name or "")
+        realm = self.ctx.realms.get(name or "")
         if realm is None or not realm.config.enabled:
             raise TokenInvalid("issuer", "token not issued by an Avaya account realm")
-        return self.authority.tokens.verify_access_token(realm, req, token)
+        return self.ctx.tokens.verify_access_token(realm, req, token)

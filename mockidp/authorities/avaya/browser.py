@@ -7,9 +7,11 @@ later error goes back to the client with `error`, `error_description`, `state` a
 from __future__ import annotations
 
 import uuid
-from typing import TYPE_CHECKING
 
+from mockidp.authorities.avaya.context import AvayaContext
+from mockidp.authorities.avaya.realm import Realm, granted_scopes
 from mockidp.authorities.avaya.tokens import CODE
+from mockidp.authorities.avaya.world import AvayaClient
 from mockidp.errors import OAuthError
 from mockidp.oauth import pkce
 from mockidp.oauth.pages import error_page, error_redirect, login_page, redirect_with
@@ -17,17 +19,13 @@ from mockidp.oauth.redirects import allowed
 from mockidp.request import Reply, Request
 from mockidp.tokens import TokenInvalid, verify
 
-if TYPE_CHECKING:
-    from mockidp.authorities.avaya.authority import Avaya, Realm
-    from mockidp.authorities.avaya.world import AvayaClient
-
 
 class AvayaBrowser:
-    def __init__(self, authority: Avaya) -> None:
-        self.authority = authority
+    def __init__(self, ctx: AvayaContext) -> None:
+        self.ctx = ctx
 
     def authorize(self, req: Request) -> Reply:
-        auth = self.authority
+        auth = self.ctx
         realm = auth.realm_of(req)
         params = dict(req.query) if req.method == "GET" else dict(req.form)
         client = realm.clients.get(params.get("client_id", "").lower())
@@ -53,7 +51,7 @@ class AvayaBrowser:
         if method is not None and not params.get("code_challenge"):
             return fail("invalid_request", "Missing parameter: code_challenge")
         try:
-            scopes = auth.granted_scopes(client, params.get("scope"))
+            scopes = granted_scopes(client, params.get("scope"))
         except OAuthError:
             return fail("invalid_scope", "Invalid scopes: " + params.get("scope", ""))
         action = req.base + req.path
@@ -67,7 +65,7 @@ class AvayaBrowser:
             user = realm.users.get(username.lower())
         else:
             username = req.form.get("username", "")
-            user = auth.user_by_password(realm, username, req.form.get("password", ""))
+            user = realm.user_by_password(username, req.form.get("password", ""))
         if user is None:
             return login_page(auth.title, action, params, demo, error="Invalid username or password.", username=username)
         if not user.enabled:
@@ -89,7 +87,7 @@ class AvayaBrowser:
         URI must match the client's post-logout redirect URIs (else "Invalid redirect uri"). Only then does the
         session the hint names end, and the browser go back. (Keycloak also shows a logout confirmation page where
         there is no hint; mockidp has no browser session to confirm, so it logs out at once.)"""
-        auth = self.authority
+        auth = self.ctx
         target, hint, client_id = (req.query.get(k) or None for k in ("post_logout_redirect_uri", "id_token_hint", "client_id"))
         if target and not hint and not client_id:
             return error_page(auth.title, "Missing parameters: id_token_hint")

@@ -9,27 +9,25 @@ import base64
 import functools
 import hashlib
 import uuid
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any
 
 from joserfc import jwt
 from joserfc.errors import JoseError
 
+from mockidp.authorities.avaya.errors import kc_error
+from mockidp.authorities.avaya.realm import Realm
 from mockidp.authorities.avaya.world import AvayaClient, AvayaUser
 from mockidp.errors import OAuthError
+from mockidp.oauth.token_endpoint import token_reply
 from mockidp.request import Reply, Request
+from mockidp.store import Store
 from mockidp.tokens import TokenInvalid, hmac_key, sign, sign_hmac, verify
+from mockidp.types import Services
 
-if TYPE_CHECKING:
-    from mockidp.authorities.avaya.authority import Avaya, Realm
-
-NO_STORE = {"cache-control": "no-store", "pragma": "no-cache"}  # Keycloak sends both on every token response
 PROFILE_CLAIMS = ("email_verified", "name", "preferred_username", "given_name", "family_name", "email")
 SESSION, REFRESH, REVOKED = "avaya-session-ended", "avaya-refresh-spent", "avaya-revoked"
 CODE, CODE_SPENT = "avaya-code", "avaya-code-spent"
-
-
-def kc_error(error: str, description: str | None, status: int = 400) -> OAuthError:
-    return OAuthError(error, description, status, headers=dict(NO_STORE))
 
 
 @functools.lru_cache(maxsize=4096)
@@ -39,16 +37,21 @@ def subject_id(realm: str, subject: str) -> str:
 
 
 class AvayaTokens:
-    def __init__(self, authority: Avaya) -> None:
-        self.authority = authority
+    """Takes what it needs of the authority: its services, the claims a test planned (`Authority.planned_claims`)
+    and the base URL outside a request (`Authority.default_base`)."""
+
+    def __init__(self, services: Services, planned_claims: Callable[[str | None], dict[str, Any]], default_base: Callable[[], str]) -> None:
+        self.services = services
+        self.planned_claims = planned_claims
+        self.default_base = default_base
 
     @property
-    def store(self) -> Any:
-        return self.authority.services.store
+    def store(self) -> Store:
+        return self.services.store
 
     @property
     def now(self) -> float:
-        return self.authority.now
+        return self.services.clock.now()
 
     # --- sessions ------------------------------------------------------------------------------------
     # A session is carried by what it issued (codes, refresh tokens, access tokens' `sid`), not kept as a live record:
@@ -144,7 +147,7 @@ class AvayaTokens:
         else:
             claims.update(self.profile(user, scopes))
             claims.update(user.claims)
-        claims.update(self.authority.planned_claims(client.client_id))
+        claims.update(self.planned_claims(client.client_id))
         return claims
 
     @staticmethod
@@ -179,7 +182,7 @@ class AvayaTokens:
         if session is not None:
             body["session_state"] = session["sid"]
         body["scope"] = claims["scope"]
-        return Reply(json=body, headers=dict(NO_STORE), issued=issued)
+        return token_reply(body, issued=issued)  # Keycloak sends both no-store headers
 
     def refresh_token(self, realm: Realm, access: dict[str, Any], session: dict[str, Any]) -> str:
         now = int(self.now)
@@ -232,7 +235,7 @@ class AvayaTokens:
     def verify_access_token(self, realm: Realm, req: Request, token: str) -> dict[str, Any]:
         """Signature, expiry, issuer (as reached now, or the default base), type, revocation and session."""
         _, claims = verify(token, realm.keyset, now=self.now)
-        if claims.get("iss") not in (realm.issuer(req.base), realm.issuer(self.authority.default_base())):
+        if claims.get("iss") not in (realm.issuer(req.base), realm.issuer(self.default_base())):
             raise TokenInvalid("issuer", "token issued by another issuer")
         if claims.get("typ") != "Bearer":
             raise TokenInvalid("type", "not an access token")

@@ -23,11 +23,11 @@ REDIRECT = "http://127.0.0.1/callback"
 INVALID_CLIENT = "Invalid client or Invalid client credentials"
 
 
-def token(http, data=None, *, path: str = TOKEN, **kwargs):  # type: ignore[no-untyped-def]
+def token(http, data=None, *, path: str = TOKEN, **kwargs):
     return http.post(path, data=data, **kwargs)
 
 
-def assert_error(response, status: int, error: str, description: str | None) -> None:  # type: ignore[no-untyped-def]
+def assert_error(response, status: int, error: str, description: str | None) -> None:
     expected = {"error": error} if description is None else {"error": error, "error_description": description}
     assert (response.status_code, response.json()) == (status, expected)
     assert response.headers["cache-control"] == "no-store" and response.headers["pragma"] == "no-cache"
@@ -37,7 +37,7 @@ def basic(client_id: str, secret: str) -> dict[str, str]:
     return {"authorization": "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()}
 
 
-def login_code(http, client: str = "demo-client", redirect_uri: str = REDIRECT, user: str = "demo-agent", **extra: str) -> str:  # type: ignore[no-untyped-def]
+def login_code(http, client: str = "demo-client", redirect_uri: str = REDIRECT, user: str = "demo-agent", **extra: str) -> str:
     """A code for `user`, as the login page's one-click demo button would get it."""
     form = {"response_type": "code", "client_id": client, "redirect_uri": redirect_uri, "scope": "openid", "state": "s1", **extra}
     answer = http.post(AUTH, data={**form, "demo_user": user})
@@ -45,19 +45,19 @@ def login_code(http, client: str = "demo-client", redirect_uri: str = REDIRECT, 
     return parse_qs(urlsplit(answer.headers["location"]).query)["code"][0]
 
 
-def code_exchange(http, code: str, creds=CLIENT, redirect_uri: str = REDIRECT, **extra: str):  # type: ignore[no-untyped-def]
+def code_exchange(http, code: str, creds=CLIENT, redirect_uri: str = REDIRECT, **extra: str):
     return token(http, {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri, **creds, **extra})
 
 
 # --- realm, grant_type, client authentication: the seed's rows ------------------------------------------
 
 
-def test_success_carries_no_store(http) -> None:  # type: ignore[no-untyped-def]
+def test_success_carries_no_store(http) -> None:
     ok = token(http, {"grant_type": "client_credentials", **CLIENT})
     assert ok.status_code == 200 and ok.headers["cache-control"] == "no-store" and ok.headers["pragma"] == "no-cache"
 
 
-def test_unknown_account_is_404_everywhere(http) -> None:  # type: ignore[no-untyped-def]
+def test_unknown_account_is_404_everywhere(http) -> None:
     base = "/avaya/auth/realms/no-such-account"
     answer = token(http, {"grant_type": "client_credentials", **CLIENT}, path=base + "/protocol/openid-connect/token")
     assert (answer.status_code, answer.json()) == (404, {"error": "Realm does not exist"})  # seed 001: 404
@@ -66,7 +66,7 @@ def test_unknown_account_is_404_everywhere(http) -> None:  # type: ignore[no-unt
         assert (answer.status_code, answer.json()) == (404, {"error": "Realm does not exist"}), path
 
 
-def test_suspended_account(http) -> None:  # type: ignore[no-untyped-def]
+def test_suspended_account(http) -> None:
     answer = token(http, {"grant_type": "client_credentials", **CLIENT}, path="/avaya/auth/realms/suspended-account/protocol/openid-connect/token")
     assert_error(answer, 403, "access_denied", "Realm not enabled")
 
@@ -77,38 +77,38 @@ def test_suspended_account(http) -> None:  # type: ignore[no-untyped-def]
     ({"grant_type": "implicit", **CLIENT}, "unsupported_grant_type", "Unsupported grant_type"),
     ({"grant_type": "urn:ietf:params:oauth:grant-type:device_code", **CLIENT}, "unsupported_grant_type", "Unsupported grant_type"),
 ])
-def test_grant_type(http, form, error, description) -> None:  # type: ignore[no-untyped-def]
+def test_grant_type(http, form, error, description) -> None:
     assert_error(token(http, form), 400, error, description)  # seed 001: "Bad Request (400) - grant_type ... is invalid"
 
 
 @pytest.mark.parametrize("client_id", ["no-such-client", "demo_client", "demo client", "démo-client"])
-def test_invalid_client_id_is_400(http, client_id) -> None:  # type: ignore[no-untyped-def]
+def test_invalid_client_id_is_400(http, client_id) -> None:
     answer = token(http, {"grant_type": "client_credentials", "client_id": client_id, "client_secret": "x"})
     assert_error(answer, 400, "invalid_client", INVALID_CLIENT)  # seed 001: 400 (stock Keycloak: 401)
 
 
-def test_missing_client_id(http) -> None:  # type: ignore[no-untyped-def]
+def test_missing_client_id(http) -> None:
     assert_error(token(http, {"grant_type": "client_credentials", "client_id": "", "client_secret": "x"}), 400, "invalid_client", "Missing client_id parameter")
 
 
-def test_wrong_secret_post_and_basic(http) -> None:  # type: ignore[no-untyped-def]
+def test_wrong_secret_post_and_basic(http) -> None:
     form = {"grant_type": "client_credentials", "client_id": "demo-client", "client_secret": "wrong"}
     assert_error(token(http, form), 401, "unauthorized_client", "Invalid client secret")  # seed 001's body
     answer = token(http, {"grant_type": "client_credentials"}, headers=basic("demo-client", "wrong"))
     assert_error(answer, 401, "unauthorized_client", "Invalid client secret")
 
 
-def test_missing_secret(http) -> None:  # type: ignore[no-untyped-def]
+def test_missing_secret(http) -> None:
     form = {"grant_type": "password", "client_id": "demo-client", "client_secret": "", **AGENT}
     assert_error(token(http, form), 401, "unauthorized_client", "Client secret not provided in request")
 
 
-def test_disabled_client(http) -> None:  # type: ignore[no-untyped-def]
+def test_disabled_client(http) -> None:
     form = {"grant_type": "client_credentials", "client_id": "disabled-client", "client_secret": "disabled-client-secret"}
     assert_error(token(http, form), 401, "invalid_client", INVALID_CLIENT)
 
 
-def test_duplicated_parameter_after_client_authentication(http) -> None:  # type: ignore[no-untyped-def]
+def test_duplicated_parameter_after_client_authentication(http) -> None:
     body = "grant_type=client_credentials&client_id=demo-client&client_secret=demo-client-secret&scope=openid&scope=openid"
     headers = {"content-type": "application/x-www-form-urlencoded"}
     assert_error(http.post(TOKEN, content=body, headers=headers), 400, "invalid_request", "duplicated parameter")
@@ -127,11 +127,11 @@ def test_duplicated_parameter_after_client_authentication(http) -> None:  # type
     ({"username": "disabled-agent", "password": "disabled-agent-password"}, 400, "invalid_grant", "Account disabled"),
     ({**AGENT, "scope": "openid nonsense"}, 400, "invalid_scope", "Invalid scopes: openid nonsense"),
 ])
-def test_password_grant(http, form, status, error, description) -> None:  # type: ignore[no-untyped-def]
+def test_password_grant(http, form, status, error, description) -> None:
     assert_error(token(http, {"grant_type": "password", **CLIENT, **form}), status, error, description)
 
 
-def test_client_not_allowed_the_grant(http) -> None:  # type: ignore[no-untyped-def]
+def test_client_not_allowed_the_grant(http) -> None:
     no_direct = {"grant_type": "password", "client_id": "no-direct-client", "client_secret": "no-direct-client-secret", **AGENT}
     assert_error(token(http, no_direct), 400, "unauthorized_client", "Client not allowed for direct access grants")
     no_service = {"grant_type": "client_credentials", "client_id": "no-service-client", "client_secret": "no-service-client-secret"}
@@ -140,12 +140,12 @@ def test_client_not_allowed_the_grant(http) -> None:  # type: ignore[no-untyped-
     assert_error(token(http, public), 401, "unauthorized_client", "Public client not allowed to retrieve service account")
 
 
-def test_client_credentials_invalid_scope(http) -> None:  # type: ignore[no-untyped-def]
+def test_client_credentials_invalid_scope(http) -> None:
     answer = token(http, {"grant_type": "client_credentials", **CLIENT, "scope": "admin"})  # a scope the client may not ask for
     assert_error(answer, 400, "invalid_scope", "Invalid scopes: admin")
 
 
-def test_python_keycloaks_empty_fields_count_as_absent(http) -> None:  # type: ignore[no-untyped-def]
+def test_python_keycloaks_empty_fields_count_as_absent(http) -> None:
     form = {"username": "", "password": "", "client_id": "demo-client", "grant_type": "client_credentials", "code": "",
             "redirect_uri": "", "scope": "openid", "client_secret": "demo-client-secret"}
     assert token(http, form).status_code == 200
@@ -154,11 +154,11 @@ def test_python_keycloaks_empty_fields_count_as_absent(http) -> None:  # type: i
 # --- refresh tokens ------------------------------------------------------------------------------------
 
 
-def refresh(http, refresh_token: str, creds=CLIENT):  # type: ignore[no-untyped-def]
+def refresh(http, refresh_token: str, creds=CLIENT):
     return token(http, {"grant_type": "refresh_token", "refresh_token": refresh_token, **creds})
 
 
-def test_refresh_token_failures(http, mockidp) -> None:  # type: ignore[no-untyped-def]
+def test_refresh_token_failures(http, mockidp) -> None:
     first = token(http, {"grant_type": "password", **CLIENT, **AGENT}).json()
     assert_error(refresh(http, ""), 400, "invalid_request", "Missing parameter: refresh_token")
     assert_error(refresh(http, "garbage"), 400, "invalid_grant", "Invalid refresh token")  # seed 001's body
@@ -174,7 +174,7 @@ def test_refresh_token_failures(http, mockidp) -> None:  # type: ignore[no-untyp
     assert_error(refresh(http, later["refresh_token"]), 400, "invalid_grant", "Token is not active")
 
 
-def test_refresh_narrows_scope_but_never_widens(http) -> None:  # type: ignore[no-untyped-def]
+def test_refresh_narrows_scope_but_never_widens(http) -> None:
     first = token(http, {"grant_type": "password", **CLIENT, **AGENT, "scope": "openid interactions"}).json()
     narrowed = token(http, {"grant_type": "refresh_token", "refresh_token": first["refresh_token"], **CLIENT, "scope": "openid profile"})
     assert narrowed.json()["scope"] == "openid profile"
@@ -182,7 +182,7 @@ def test_refresh_narrows_scope_but_never_widens(http) -> None:  # type: ignore[n
     assert_error(wider, 400, "invalid_scope", "Invalid scopes: routing")
 
 
-def test_refresh_after_user_disabled_at_runtime(http, mockidp) -> None:  # type: ignore[no-untyped-def]
+def test_refresh_after_user_disabled_at_runtime(http, mockidp) -> None:
     first = token(http, {"grant_type": "password", **CLIENT, **AGENT}).json()
     world = mockidp.engine.changing_world()
     next(u for u in world.avaya.realms[0].users if u.username == "demo-agent").enabled = False
@@ -194,7 +194,7 @@ def test_refresh_after_user_disabled_at_runtime(http, mockidp) -> None:  # type:
 # --- authorization codes ---------------------------------------------------------------------------------
 
 
-def test_code_failures(http, mockidp) -> None:  # type: ignore[no-untyped-def]
+def test_code_failures(http, mockidp) -> None:
     assert_error(token(http, {"grant_type": "authorization_code", **CLIENT, "redirect_uri": REDIRECT}), 400, "invalid_request", "Missing parameter: code")
     assert_error(code_exchange(http, ""), 400, "invalid_grant", "Code not valid")  # an empty code reaches the lookup
     assert_error(code_exchange(http, "not-a-code"), 400, "invalid_grant", "Code not valid")
@@ -213,7 +213,7 @@ def test_code_failures(http, mockidp) -> None:  # type: ignore[no-untyped-def]
     assert_error(code_exchange(http, login_code(http), OTHER, redirect_uri="http://x/"), 400, "invalid_grant", "Incorrect redirect_uri")
 
 
-def test_replayed_code_revokes_the_first_exchange(http) -> None:  # type: ignore[no-untyped-def]
+def test_replayed_code_revokes_the_first_exchange(http) -> None:
     code = login_code(http)
     first = code_exchange(http, code).json()
     assert_error(code_exchange(http, code), 400, "invalid_grant", "Code not valid")
@@ -222,7 +222,7 @@ def test_replayed_code_revokes_the_first_exchange(http) -> None:  # type: ignore
     assert introspected.json() == {"active": False}
 
 
-def test_failed_client_authentication_does_not_spend_the_code(http) -> None:  # type: ignore[no-untyped-def]
+def test_failed_client_authentication_does_not_spend_the_code(http) -> None:
     code = login_code(http)
     assert_error(code_exchange(http, code, {"client_id": "demo-client", "client_secret": "wrong"}), 401, "unauthorized_client", "Invalid client secret")
     assert code_exchange(http, code).status_code == 200
@@ -236,19 +236,19 @@ def test_failed_client_authentication_does_not_spend_the_code(http) -> None:  # 
     ({"code_challenge": "x" * 43, "code_challenge_method": "S256"}, "x" * 43, "PKCE verification failed: Code mismatch"),
     ({}, "x" * 43, "PKCE code verifier specified but challenge not present in authorization"),
 ])
-def test_pkce_failures(http, challenge, verifier, description) -> None:  # type: ignore[no-untyped-def]
+def test_pkce_failures(http, challenge, verifier, description) -> None:
     code = login_code(http, **challenge)
     extra = {} if verifier is None else {"code_verifier": verifier}
     assert_error(code_exchange(http, code, **extra), 400, "invalid_grant", description)
 
 
-def test_disabled_user_cannot_log_in_on_the_page(http) -> None:  # type: ignore[no-untyped-def]
+def test_disabled_user_cannot_log_in_on_the_page(http) -> None:
     form = {"response_type": "code", "client_id": "demo-client", "redirect_uri": REDIRECT, "username": "disabled-agent", "password": "disabled-agent-password"}
     page = http.post(AUTH, data=form)
     assert page.status_code == 200 and 'id="login-error"' in page.text and "Account is disabled" in page.text
 
 
-def test_standard_flow_disabled_redirects_the_error(http) -> None:  # type: ignore[no-untyped-def]
+def test_standard_flow_disabled_redirects_the_error(http) -> None:
     answer = http.get(AUTH, params={"response_type": "code", "client_id": "no-browser-client", "redirect_uri": REDIRECT, "state": "s9"})
     assert answer.status_code == 302
     query = parse_qs(urlsplit(answer.headers["location"]).query)
@@ -258,7 +258,7 @@ def test_standard_flow_disabled_redirects_the_error(http) -> None:  # type: igno
 # --- other endpoints' refusals -----------------------------------------------------------------------------
 
 
-def test_userinfo_introspect_logout_refusals(http) -> None:  # type: ignore[no-untyped-def]
+def test_userinfo_introspect_logout_refusals(http) -> None:
     oidc = REALM + "/protocol/openid-connect"
     bare = http.get(oidc + "/userinfo")
     assert bare.status_code == 401 and bare.headers["www-authenticate"] == 'Bearer realm="demo-account"' and bare.content == b""

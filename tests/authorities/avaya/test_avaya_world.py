@@ -29,7 +29,7 @@ def test_the_default_world_keeps_its_demo_identities() -> None:
     assert {(u.username, u.password) for u in realm.users} >= {("demo-agent", "demo-agent-password"), ("demo-admin", "demo-admin-password")}
 
 
-def realm(**changes) -> dict:  # type: ignore[no-untyped-def]
+def realm(**changes) -> dict:
     return {"avaya": {"realms": [{"account_id": "a", "clients": [{"client_id": "c", "secret": "s"}], **changes}]}}
 
 
@@ -42,7 +42,7 @@ def realm(**changes) -> dict:  # type: ignore[no-untyped-def]
     (realm(alg="HS256"), "avaya.realms[0].alg", "must be one of"),
     (realm(clients=[{"client_id": "c", "sekret": "s"}]), "avaya.realms[0].clients[0].sekret", "unknown key"),
 ])
-def test_mistakes_are_named(world, path, message, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_mistakes_are_named(world, path, message, tmp_path) -> None:
     with pytest.raises(WorldError) as err:
         parse_world(world, "test.toml", base_dir=tmp_path)
     assert err.value.path == path and message in err.value.message
