@@ -263,16 +263,6 @@ def test_deep_and_huge_json_is_a_400_or_413_never_a_500(mockidp, http) -> None: 
     assert mockidp.engine.server_errors == [] and mockidp.engine.claims.pending() == []
 
 
-def test_deep_json_to_the_sim_swap_api_is_camaras_invalid_argument(mockidp, http) -> None:  # type: ignore[no-untyped-def]
-    from test_opengateway_simswap import get_token
-
-    token = get_token(mockidp, http, "tel:+34655555555")
-    deep = b'{"phoneNumber": ' + b"[" * 5000 + b"]" * 5000 + b"}"
-    response = http.post(mockidp.base("opengateway") + "/sim-swap/v0/check", content=deep, headers={**JSON, "authorization": f"Bearer {token}"})
-    assert response.status_code == 400, response.text
-    assert response.json()["status"] == 400 and response.json()["code"] == "INVALID_ARGUMENT" and response.json()["message"]
-
-
 def test_an_error_escaping_a_control_handler_is_recorded(mockidp, http, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
     def broken() -> dict[str, Any]:
         raise RuntimeError("a bug in a control handler")

@@ -1,6 +1,7 @@
 """Telefonica Open Gateway: OIDC CIBA at the channel partner's API gateway (seed 002) and the SIM Swap API.
-Wire facts: shared/reference/ciba-opengateway.md. The CIBA rules themselves live in mockidp/oauth/ciba.py;
-ping / push delivery in opengateway_delivery.py; the SIM Swap API in mockidp/authorities/opengateway/simswap.py."""
+Wire facts: shared/reference/ciba-opengateway.md. The CIBA rules themselves live in mockidp/oauth/ciba.py; the
+world's dataclasses in world.py, the error texts in errors.py, ping / push delivery in delivery.py, the SIM Swap
+API in simswap.py (the last two see this authority only through the protocols of context.py)."""
 
 from __future__ import annotations
 
@@ -11,86 +12,24 @@ import functools
 import hashlib
 import hmac
 import uuid
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Literal
-from urllib.parse import urlsplit
+from typing import TYPE_CHECKING, Any, Literal
 
 from mockidp.authorities.base import Authority, Endpoint, Issuer
+from mockidp.authorities.opengateway import errors
+from mockidp.authorities.opengateway.simswap import SimSwapApi, camara_reply
+from mockidp.authorities.opengateway.world import OgApp, OgConsentRule, OgSubscriber, OpenGatewayWorld
 from mockidp.errors import OAuthError
 from mockidp.oauth import ciba
 from mockidp.oauth.assertions import ClientKey, verify_assertion
 from mockidp.oauth.clientauth import JWT_BEARER, MixedCredentials, presented_credentials
+from mockidp.oauth.token_endpoint import NO_STORE, TokenEndpoint, token_reply
 from mockidp.request import Reply, Request
 from mockidp.tokens import TokenInvalid, sign
 
+if TYPE_CHECKING:
+    from mockidp.authorities.opengateway.delivery import Notifier
+
 RULES = "ciba-subscriber-rule"  # store kind: runtime consent for every future request of a subscriber
-LOOPBACK = ("127.0.0.1", "localhost", "::1")
-NO_STORE = {"cache-control": "no-store", "pragma": "no-cache"}
-Consent = Literal["grant", "deny", "never", "refuse"]
-
-
-@dataclass
-class OgApp:
-    client_id: str
-    secret: str | None = None
-    purposes: list[str] = field(default_factory=list)  # subscriptions, as dpv:<Purpose>#<scope>
-    delivery_mode: Literal["poll", "ping", "push"] = "poll"
-    notification_endpoint: str | None = None  # https, or http on loopback (tests)
-    consent_403: bool = False  # Telefonica's own variant: /token answers 403 while consent is missing
-    jwks: dict[str, Any] | None = None  # public keys for private_key_jwt (the CAMARA profile)
-
-
-@dataclass
-class OgConsentRule:
-    purpose: str  # dpv:<Purpose>#<scope>, glob allowed: dpv:*#sim-swap
-    consent: Consent = "grant"
-    after_polls: int = 0
-    after_seconds: float = 0
-
-
-@dataclass
-class OgSubscriber:
-    login_hint: str  # tel:+34655555555, ipport:80.90.34.2:16790, ...
-    consent: Consent = "grant"  # refuse: bc-authorize itself answers 403 access_denied (opted out at the operator)
-    after_polls: int = 0  # consent is given (or denied) on this poll; 0 = at once (poll mode only)
-    after_seconds: float = 0
-    rules: list[OgConsentRule] = field(default_factory=list)  # per purpose; the fields above are the default
-    phone_number: str | None = None  # the MSISDN behind an ipport / operatortoken subscriber
-    operator_token: str | None = None
-    sim_swapped: bool = False
-    latest_sim_change: str | None = "2024-01-01T00:00:00Z"
-
-
-@dataclass
-class OpenGatewayWorld:
-    auth_req_expires_in: int = 120
-    interval: int = 2
-    access_token_lifetime: int = 3600
-    notification_attempts: int = 3  # ping / push: tries per notification before giving up (journalled)
-    apps: list[OgApp] = field(default_factory=list)
-    subscribers: list[OgSubscriber] = field(default_factory=list)
-
-    def finish(self, base_dir: Path, seed: int) -> None:
-        for a, app in enumerate(self.apps):
-            if app.delivery_mode != "poll" and not app.notification_endpoint:
-                raise ValueError(f"opengateway.apps[{a}].notification_endpoint: required for {app.delivery_mode} delivery")
-            if app.notification_endpoint:
-                url = urlsplit(app.notification_endpoint)
-                if not (url.scheme == "https" or (url.scheme == "http" and url.hostname in LOOPBACK)) or not url.hostname:
-                    raise ValueError(f"opengateway.apps[{a}].notification_endpoint: must be https (http only on loopback)")
-            for p, purpose in enumerate(app.purposes):
-                try:
-                    ciba.parse_purpose(purpose, None)
-                except ciba.ScopeError as exc:
-                    raise ValueError(f"opengateway.apps[{a}].purposes[{p}]: {exc}") from None
-        for s, sub in enumerate(self.subscribers):
-            try:
-                ciba.parse_login_hint(sub.login_hint)
-                if sub.phone_number:
-                    ciba.parse_login_hint("tel:" + sub.phone_number)
-            except ciba.HintError as exc:
-                raise ValueError(f"opengateway.subscribers[{s}].login_hint: {exc}") from None
 
 
 class OpenGateway(Authority):
@@ -118,32 +57,25 @@ class OpenGateway(Authority):
         ]
 
     def endpoints(self) -> list[Endpoint]:
-        from mockidp.authorities.opengateway.simswap import SimSwapApi, camara_reply
-
         simswap = SimSwapApi(self)
+        # One issuer, so what the skeleton finds for a request is the base it came in at (the issuer is
+        # base + /apigateway). Checks in the gateway's order: grant_type, the client, duplicated parameters.
+        token: TokenEndpoint[str, OgApp] = TokenEndpoint(
+            issuer_of=lambda req: req.base, grants={ciba.GRANT_TYPE: self.ciba_grant},
+            authenticate=lambda base, req, grant_type: self.authenticate(req), errors=errors.TokenErrors(),
+            order=("grant_type", "client", "duplicates"))
         return [
             Endpoint("/apigateway/.well-known/openid-configuration", "discovery", self.discovery),
             Endpoint("/apigateway/jwks", "jwks", self.jwks),
             Endpoint("/apigateway/bc-authorize", "bc-authorize", self.bc_authorize, ("POST",)),
-            Endpoint("/apigateway/token", "token", self.token, ("POST",)),
+            Endpoint("/apigateway/token", "token", token, ("POST",)),
             # The API speaks CAMARA's ErrorInfo, even for the glue's errors and for faults.
             Endpoint("/sim-swap/v0/check", "sim-swap-check", simswap.check, ("POST",), camara_reply),
             Endpoint("/sim-swap/v0/retrieve-date", "sim-swap-retrieve-date", simswap.retrieve_date, ("POST",), camara_reply),
         ]
 
     def named_error(self, name: str, description: str | None = None) -> OAuthError:
-        """For faults: the CIBA errors this emulation never produces by itself (user codes, binding messages,
-        login_hint_token) come with CIBA Core's meaning and status, so a test can still exercise its handling."""
-        known = {
-            "invalid_client": ("Client authentication failed", 401),
-            "missing_user_code": ("user_code is required for this client", 400),
-            "invalid_user_code": ("the user_code was invalid", 400),
-            "invalid_binding_message": ("the binding_message is invalid or unacceptable", 400),
-            "expired_login_hint_token": ("the login_hint_token has expired", 400),
-            "transaction_failed": ("the transaction failed at the operator", 400),
-        }
-        text, status = known.get(name, (name.replace("_", " "), 400))
-        return OAuthError(name, description or text, status)
+        return errors.named_error(name, description)
 
     def discovery(self, req: Request) -> Reply:
         iss = req.base + "/apigateway"
@@ -197,7 +129,7 @@ class OpenGateway(Authority):
     def bc_authorize(self, req: Request) -> Reply:
         app = self.authenticate(req)
         if req.duplicates:
-            raise OAuthError("invalid_request", f"parameter(s) sent more than once: {', '.join(sorted(req.duplicates))}")
+            raise errors.duplicated(sorted(req.duplicates))
         hints = [h for h in ("login_hint", "login_hint_token", "id_token_hint") if req.param(h) is not None]
         if len(hints) != 1:
             raise OAuthError("invalid_request", f"exactly one of login_hint, login_hint_token, id_token_hint is required, got {len(hints)}")
@@ -268,15 +200,8 @@ class OpenGateway(Authority):
 
     # --- token -----------------------------------------------------------------------------------------
 
-    def token(self, req: Request) -> Reply:
-        grant_type = req.param("grant_type")
-        if grant_type is None:
-            raise OAuthError("invalid_request", "grant_type is required")
-        if grant_type != ciba.GRANT_TYPE:
-            raise OAuthError("unsupported_grant_type", f"this gateway's backend flow issues tokens for {ciba.GRANT_TYPE} only")
-        app = self.authenticate(req)
-        if req.duplicates:
-            raise OAuthError("invalid_request", f"parameter(s) sent more than once: {', '.join(sorted(req.duplicates))}")
+    def ciba_grant(self, base: str, app: OgApp, req: Request) -> Reply:
+        """CIBA Core §10.1: poll for the tokens of an auth_req_id (ping clients too, once notified)."""
         auth_req_id = req.param("auth_req_id")
         if auth_req_id is None:
             raise OAuthError("invalid_request", "auth_req_id is required")
@@ -291,28 +216,14 @@ class OpenGateway(Authority):
         rec = self.services.store.update(ciba.REQUESTS, auth_req_id, self.now, change)
         result = outcome[0]
         if result == "token" and rec is not None:
-            body = self.issue(rec, req.base)
-            return Reply(json=body, headers=dict(NO_STORE), issued=[t for k, t in body.items() if k in ("access_token", "id_token")])
-        raise self.token_error(result, rec, app)
-
-    def token_error(self, result: str, rec: ciba.Record | None, app: OgApp) -> OAuthError:
-        texts = {
-            "invalid_grant:unknown": "auth_req_id is unknown",
-            "invalid_grant:client": "auth_req_id was issued to another client",
-            "invalid_grant:redeemed": "auth_req_id was already redeemed",
-            "authorization_pending": "the subscriber has not given consent yet",
-            "slow_down": f"polling too fast: wait at least {rec['interval'] if rec else 0} s between token requests",
-            "expired_token": "auth_req_id has expired; send a new authentication request",
-            "access_denied": "the subscriber denied consent",
-        }
-        error = result.split(":")[0]
-        # Telefonica's sequence diagram answers 403 while consent is missing (reference: "Token endpoint"); CIBA says 400.
-        status = 403 if app.consent_403 and error in ("authorization_pending", "slow_down", "access_denied") else 400
-        return OAuthError(error, texts[result], status, headers=dict(NO_STORE))
+            body = self.issue(rec, base)
+            return token_reply(body, issued=[t for k, t in body.items() if k in ("access_token", "id_token")])
+        raise errors.poll_error(result, rec, app)
 
     @functools.cached_property
-    def notifier(self) -> Any:
-        """Ping / push delivery, built on first use (it imports an HTTP client); it outlives reloads of the world."""
+    def notifier(self) -> Notifier:
+        """Ping / push delivery, built on first use: it imports an HTTP client, which a start-up without ping or
+        push apps never needs. It outlives reloads of the world."""
         from mockidp.authorities.opengateway.delivery import Notifier
 
         return Notifier(self)

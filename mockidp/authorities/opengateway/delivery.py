@@ -10,15 +10,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import TYPE_CHECKING, Any
+import traceback
+from typing import Any
 
 import httpx
 
+from mockidp.authorities.opengateway.context import DeliveryContext
 from mockidp.journal import Entry
 from mockidp.oauth import ciba
-
-if TYPE_CHECKING:
-    from mockidp.authorities.opengateway.authority import OpenGateway
 
 log = logging.getLogger("mockidp")
 TICK = 0.02  # how often a watcher looks at its request: short, so a test's clock.advance() is noticed at once
@@ -29,7 +28,7 @@ PUSH_ERRORS = {ciba.DENIED: ("access_denied", "the subscriber denied consent"),
 
 
 class Notifier:
-    def __init__(self, authority: OpenGateway) -> None:
+    def __init__(self, authority: DeliveryContext) -> None:
         self.authority = authority
         self._tasks: set[asyncio.Task[None]] = set()  # only to keep running tasks referenced; no request state here
 
@@ -49,8 +48,6 @@ class Notifier:
                     return
                 await asyncio.sleep(TICK)
         except Exception:
-            import traceback
-
             self.authority.services.record_server_error(traceback.format_exc())
 
     def _claim(self, auth_req_id: str) -> ciba.Record | dict[str, Any] | None:

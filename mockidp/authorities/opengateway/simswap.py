@@ -7,16 +7,15 @@ INVALID_TOKEN_CONTEXT. Answers are world data per subscriber. Errors in CAMARA's
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from mockidp import jsonbytes
+from mockidp.authorities.opengateway.context import SimSwapContext
+from mockidp.authorities.opengateway.world import OgSubscriber
 from mockidp.errors import OAuthError
 from mockidp.oauth import ciba
 from mockidp.request import Reply, Request
 from mockidp.tokens import TokenInvalid, verify
-
-if TYPE_CHECKING:
-    from mockidp.authorities.opengateway.authority import OgSubscriber, OpenGateway
 
 UNAUTHENTICATED = "Request not authenticated due to missing, invalid, or expired credentials. A new authentication is required."
 # What a glue error (unreadable body, 413, 500, a fault named in OAuth terms) becomes in CAMARA's vocabulary.
@@ -38,7 +37,7 @@ def camara_reply(err: OAuthError, req: Request | None = None) -> Reply:
 
 
 class SimSwapApi:
-    def __init__(self, authority: OpenGateway) -> None:
+    def __init__(self, authority: SimSwapContext) -> None:
         self.authority = authority
 
     def check(self, req: Request) -> Reply:

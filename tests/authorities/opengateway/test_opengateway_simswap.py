@@ -32,7 +32,7 @@ def camara(resp: httpx.Response) -> tuple[int, str]:
     return resp.status_code, body["code"]
 
 
-def test_answers_are_world_data_per_subscriber(mockidp, http) -> None:  # type: ignore[no-untyped-def]
+def test_answers_are_world_data_per_subscriber(mockidp, http) -> None:
     swapped = get_token(mockidp, http, "tel:+34600000001")
     assert call(mockidp, http, "check", swapped, {"phoneNumber": "+34600000001", "maxAge": 24}).json() == {"swapped": True}
     assert call(mockidp, http, "retrieve-date", swapped).json() == {"latestSimChange": "2025-06-01T10:00:00Z"}
@@ -40,7 +40,7 @@ def test_answers_are_world_data_per_subscriber(mockidp, http) -> None:  # type: 
     assert call(mockidp, http, "check", plain).json() == {"swapped": False}
 
 
-def test_the_seed_host_serves_the_api_at_the_root(mockidp, http) -> None:  # type: ignore[no-untyped-def]
+def test_the_seed_host_serves_the_api_at_the_root(mockidp, http) -> None:
     host = {"host": "sandbox.opengateway.telefonica.com"}
     rid = http.post("/apigateway/bc-authorize", headers=host, auth=AUTH, data={"login_hint": "ipport:80.90.34.2:16790", "purpose": SIM_SWAP}).json()["auth_req_id"]
     token = http.post("/apigateway/token", headers=host, auth=AUTH, data={"grant_type": "urn:openid:params:grant-type:ciba", "auth_req_id": rid}).json()["access_token"]
@@ -48,7 +48,7 @@ def test_the_seed_host_serves_the_api_at_the_root(mockidp, http) -> None:  # typ
     assert camara(resp) == (422, "SERVICE_NOT_APPLICABLE")  # an IP subscriber with no known phone number
 
 
-def test_missing_invalid_or_expired_tokens_are_401_unauthenticated(mockidp, http) -> None:  # type: ignore[no-untyped-def]
+def test_missing_invalid_or_expired_tokens_are_401_unauthenticated(mockidp, http) -> None:
     token = get_token(mockidp, http, "tel:+34655555555")
     for bad in (None, "not-a-jwt", token[:-8] + "AAAAAAAA", mockidp.entra.mint({"scope": "sim-swap", "phone_number": "+34655555555"})):
         resp = call(mockidp, http, "check", bad)
@@ -57,14 +57,14 @@ def test_missing_invalid_or_expired_tokens_are_401_unauthenticated(mockidp, http
     assert camara(call(mockidp, http, "check", token)) == (401, "UNAUTHENTICATED")
 
 
-def test_an_id_token_of_the_gateway_is_not_an_access_token(mockidp, http) -> None:  # type: ignore[no-untyped-def]
+def test_an_id_token_of_the_gateway_is_not_an_access_token(mockidp, http) -> None:
     base = mockidp.base("opengateway") + "/apigateway"
     rid = http.post(base + "/bc-authorize", auth=AUTH, data={"login_hint": "ipport:80.90.34.2:16790", "scope": "openid dpv:FraudPreventionAndDetection sim-swap"}).json()["auth_req_id"]
     body = http.post(base + "/token", auth=AUTH, data={"grant_type": "urn:openid:params:grant-type:ciba", "auth_req_id": rid}).json()
     assert camara(call(mockidp, http, "check", body["id_token"])) == (401, "UNAUTHENTICATED")
 
 
-def test_scopes_gate_each_operation(mockidp, http) -> None:  # type: ignore[no-untyped-def]
+def test_scopes_gate_each_operation(mockidp, http) -> None:
     mockidp.control.world_add("opengateway/subscribers", {"login_hint": "tel:+34600000002"})
     check_only = get_token(mockidp, http, "tel:+34600000002", scope="dpv:FraudPreventionAndDetection sim-swap:check")
     assert call(mockidp, http, "check", check_only).status_code == 200
@@ -73,7 +73,7 @@ def test_scopes_gate_each_operation(mockidp, http) -> None:  # type: ignore[no-u
     assert camara(call(mockidp, http, "check", other_api)) == (403, "PERMISSION_DENIED")
 
 
-def test_a_body_number_that_disagrees_with_the_token_is_invalid_token_context(mockidp, http) -> None:  # type: ignore[no-untyped-def]
+def test_a_body_number_that_disagrees_with_the_token_is_invalid_token_context(mockidp, http) -> None:
     token = get_token(mockidp, http, "tel:+34655555555")
     assert camara(call(mockidp, http, "check", token, {"phoneNumber": "+34666666666"})) == (403, "INVALID_TOKEN_CONTEXT")
     assert camara(call(mockidp, http, "retrieve-date", token, {"phoneNumber": "+34666666666"})) == (403, "INVALID_TOKEN_CONTEXT")
@@ -85,24 +85,34 @@ def test_a_body_number_that_disagrees_with_the_token_is_invalid_token_context(mo
     ({"maxAge": 0}, "OUT_OF_RANGE"), ({"maxAge": 2401}, "OUT_OF_RANGE"), ({"maxAge": "240"}, "INVALID_ARGUMENT"),
     ([1, 2], "INVALID_ARGUMENT"),
 ])
-def test_bad_bodies_are_400(mockidp, http, body: Any, code: str) -> None:  # type: ignore[no-untyped-def]
+def test_bad_bodies_are_400(mockidp, http, body: Any, code: str) -> None:
     token = get_token(mockidp, http, "tel:+34655555555")
     assert camara(call(mockidp, http, "check", token, body)) == (400, code)
 
 
-def test_unreadable_json_is_400_invalid_argument(mockidp, http) -> None:  # type: ignore[no-untyped-def]
+def test_unreadable_json_is_400_invalid_argument(mockidp, http) -> None:
     token = get_token(mockidp, http, "tel:+34655555555")
     resp = http.post(mockidp.base("opengateway") + "/sim-swap/v0/check", content=b"{nope", headers={"authorization": "Bearer " + token, "content-type": "application/json"})
     assert camara(resp) == (400, "INVALID_ARGUMENT")
 
 
-def test_a_subscriber_gone_from_the_world_is_404(mockidp, http) -> None:  # type: ignore[no-untyped-def]
+def test_deep_json_to_the_sim_swap_api_is_camaras_invalid_argument(mockidp, http) -> None:
+    # the control plane's bounded-JSON row (test_control_plane.py, row 4), on the one API that parses JSON bodies
+    token = get_token(mockidp, http, "tel:+34655555555")
+    deep = b'{"phoneNumber": ' + b"[" * 5000 + b"]" * 5000 + b"}"
+    response = http.post(mockidp.base("opengateway") + "/sim-swap/v0/check", content=deep,
+                         headers={"content-type": "application/json", "authorization": f"Bearer {token}"})
+    assert response.status_code == 400, response.text
+    assert response.json()["status"] == 400 and response.json()["code"] == "INVALID_ARGUMENT" and response.json()["message"]
+
+
+def test_a_subscriber_gone_from_the_world_is_404(mockidp, http) -> None:
     token = mockidp.opengateway.mint({"scope": "sim-swap", "phone_number": "+34699999999"})
     assert camara(call(mockidp, http, "check", token)) == (404, "IDENTIFIER_NOT_FOUND")
 
 
 @pytest.mark.parametrize(("error", "status"), [("QUOTA_EXCEEDED", 429), ("TOO_MANY_REQUESTS", 429), (None, 503)])
-def test_faults_on_the_api_speak_camara(mockidp, http, error: str | None, status: int) -> None:  # type: ignore[no-untyped-def]
+def test_faults_on_the_api_speak_camara(mockidp, http, error: str | None, status: int) -> None:
     token = get_token(mockidp, http, "tel:+34655555555")
     mockidp.faults.add(Fault(authority="opengateway", endpoint="sim-swap-check", status=status, error=error))
     status_code, code = camara(call(mockidp, http, "check", token))

@@ -31,7 +31,7 @@ def eventually(check: Callable[[], Any], timeout: float = 5.0) -> Any:
 
 
 @pytest.fixture
-def register(mockidp, httpserver):  # type: ignore[no-untyped-def]
+def register(mockidp, httpserver):
     def add(mode: str, client_id: str = "notified-app", path: str = "/notify", **extra: Any) -> str:
         mockidp.control.world_add("opengateway/apps", {
             "client_id": client_id, "secret": "notified-secret", "purposes": [SIM_SWAP], "delivery_mode": mode,
@@ -40,19 +40,19 @@ def register(mockidp, httpserver):  # type: ignore[no-untyped-def]
     return add
 
 
-def authorize(http, mockidp, login_hint: str, client_id: str = "notified-app", token: str = "cnt-123") -> str:  # type: ignore[no-untyped-def]
+def authorize(http, mockidp, login_hint: str, client_id: str = "notified-app", token: str = "cnt-123") -> str:
     resp = http.post(mockidp.base("opengateway") + "/apigateway/bc-authorize", auth=(client_id, "notified-secret"),
                      data={"login_hint": login_hint, "purpose": SIM_SWAP, "client_notification_token": token})
     assert resp.status_code == 200, resp.text
     return str(resp.json()["auth_req_id"])
 
 
-def token_request(http, mockidp, auth_req_id: str, client_id: str = "notified-app"):  # type: ignore[no-untyped-def]
+def token_request(http, mockidp, auth_req_id: str, client_id: str = "notified-app"):
     return http.post(mockidp.base("opengateway") + "/apigateway/token", auth=(client_id, "notified-secret"),
                      data={"grant_type": CIBA, "auth_req_id": auth_req_id})
 
 
-def test_ping_posts_the_auth_req_id_with_the_notification_token_then_the_client_redeems(mockidp, http, httpserver, register) -> None:  # type: ignore[no-untyped-def]
+def test_ping_posts_the_auth_req_id_with_the_notification_token_then_the_client_redeems(mockidp, http, httpserver, register) -> None:
     httpserver.expect_request("/notify", method="POST").respond_with_data("", status=204)
     register("ping")
     auth_req_id = authorize(http, mockidp, "ipport:80.90.34.2:16790")  # consents at once
@@ -67,7 +67,7 @@ def test_ping_posts_the_auth_req_id_with_the_notification_token_then_the_client_
     assert [(e["status"], e["error"]) for e in entries] == [(204, None)]
 
 
-def test_ping_waits_for_a_runtime_approval(mockidp, http, httpserver, register) -> None:  # type: ignore[no-untyped-def]
+def test_ping_waits_for_a_runtime_approval(mockidp, http, httpserver, register) -> None:
     httpserver.expect_request("/notify", method="POST").respond_with_data("", status=204)
     register("ping")
     og = mockidp.engine.authorities["opengateway"]
@@ -80,7 +80,7 @@ def test_ping_waits_for_a_runtime_approval(mockidp, http, httpserver, register) 
     assert token_request(http, mockidp, auth_req_id).status_code == 200
 
 
-def test_ping_follows_a_world_rule_in_seconds_when_the_clock_moves(mockidp, http, httpserver, register) -> None:  # type: ignore[no-untyped-def]
+def test_ping_follows_a_world_rule_in_seconds_when_the_clock_moves(mockidp, http, httpserver, register) -> None:
     httpserver.expect_request("/notify", method="POST").respond_with_data("", status=204)
     register("ping")
     mockidp.control.world_add("opengateway/subscribers", {"login_hint": "tel:+34611111111", "after_seconds": 30})
@@ -91,7 +91,7 @@ def test_ping_follows_a_world_rule_in_seconds_when_the_clock_moves(mockidp, http
     assert token_request(http, mockidp, auth_req_id).status_code == 200
 
 
-def test_ping_on_denial_then_the_token_endpoint_says_access_denied(mockidp, http, httpserver, register) -> None:  # type: ignore[no-untyped-def]
+def test_ping_on_denial_then_the_token_endpoint_says_access_denied(mockidp, http, httpserver, register) -> None:
     httpserver.expect_request("/notify", method="POST").respond_with_data("", status=204)
     register("ping")
     auth_req_id = authorize(http, mockidp, "tel:+34666666666")
@@ -99,7 +99,7 @@ def test_ping_on_denial_then_the_token_endpoint_says_access_denied(mockidp, http
     assert token_request(http, mockidp, auth_req_id).json()["error"] == "access_denied"
 
 
-def test_push_delivers_the_tokens_with_auth_req_id_and_at_hash_in_the_id_token(mockidp, http, httpserver, register) -> None:  # type: ignore[no-untyped-def]
+def test_push_delivers_the_tokens_with_auth_req_id_and_at_hash_in_the_id_token(mockidp, http, httpserver, register) -> None:
     httpserver.expect_request("/notify", method="POST").respond_with_data("", status=204)
     register("push")
     auth_req_id = authorize(http, mockidp, "tel:+34655555555", token="push-token")
@@ -123,7 +123,7 @@ def test_push_delivers_the_tokens_with_auth_req_id_and_at_hash_in_the_id_token(m
 
 
 @pytest.mark.parametrize(("login_hint", "advance", "error"), [("tel:+34666666666", 0, "access_denied"), ("ipport:80.90.34.2", None, "expired_token")])
-def test_push_errors_carry_the_auth_req_id(mockidp, http, httpserver, register, login_hint: str, advance: int | None, error: str) -> None:  # type: ignore[no-untyped-def]
+def test_push_errors_carry_the_auth_req_id(mockidp, http, httpserver, register, login_hint: str, advance: int | None, error: str) -> None:
     httpserver.expect_request("/notify", method="POST").respond_with_data("", status=204)
     register("push")
     if advance is None:
@@ -136,7 +136,7 @@ def test_push_errors_carry_the_auth_req_id(mockidp, http, httpserver, register, 
     assert body["error"] == error and body["auth_req_id"] == auth_req_id and body["error_description"]
 
 
-def test_a_failing_notification_endpoint_is_retried_a_bounded_number_of_times_and_journalled(mockidp, http, httpserver, register) -> None:  # type: ignore[no-untyped-def]
+def test_a_failing_notification_endpoint_is_retried_a_bounded_number_of_times_and_journalled(mockidp, http, httpserver, register) -> None:
     httpserver.expect_request("/notify", method="POST").respond_with_response(Response("down", status=503))
     register("ping")
     auth_req_id = authorize(http, mockidp, "ipport:80.90.34.2:16790")
@@ -148,7 +148,7 @@ def test_a_failing_notification_endpoint_is_retried_a_bounded_number_of_times_an
     assert token_request(http, mockidp, auth_req_id).status_code == 200  # the client can still poll for it
 
 
-def test_an_unreachable_notification_endpoint_is_journalled_without_status(mockidp, http) -> None:  # type: ignore[no-untyped-def]
+def test_an_unreachable_notification_endpoint_is_journalled_without_status(mockidp, http) -> None:
     mockidp.control.world_add("opengateway/apps", {"client_id": "notified-app", "secret": "notified-secret", "purposes": [SIM_SWAP],
                                                    "delivery_mode": "ping", "notification_endpoint": "http://127.0.0.1:9/closed"})
     world = mockidp.engine.changing_world()
@@ -159,7 +159,7 @@ def test_an_unreachable_notification_endpoint_is_journalled_without_status(mocki
     assert [e["status"] for e in entries] == [0, 0] and "notification failed" in entries[0]["params"]["detail"]
 
 
-def test_ping_and_push_require_a_client_notification_token(mockidp, http, register) -> None:  # type: ignore[no-untyped-def]
+def test_ping_and_push_require_a_client_notification_token(mockidp, http, register) -> None:
     register("ping")
     url = mockidp.base("opengateway") + "/apigateway/bc-authorize"
     for data in ({}, {"client_notification_token": "has space"}, {"client_notification_token": "x" * 1025}):
@@ -169,7 +169,7 @@ def test_ping_and_push_require_a_client_notification_token(mockidp, http, regist
 
 
 @pytest.mark.parametrize("endpoint", ["http://client.example.com/notify", "ftp://127.0.0.1/notify", "not a url"])
-def test_notification_endpoints_must_be_https_except_on_loopback(mockidp, endpoint: str) -> None:  # type: ignore[no-untyped-def]
+def test_notification_endpoints_must_be_https_except_on_loopback(mockidp, endpoint: str) -> None:
     with pytest.raises(ControlError, match="notification_endpoint"):
         mockidp.control.world_add("opengateway/apps", {"client_id": "x", "secret": "y", "delivery_mode": "ping", "notification_endpoint": endpoint})
     mockidp.control.world_add("opengateway/apps", {"client_id": "x", "secret": "y", "delivery_mode": "ping", "notification_endpoint": "https://client.example.com/n"})

@@ -35,7 +35,7 @@ class Gateway:
 
 
 @pytest.fixture
-def gw(mockidp, http) -> Gateway:  # type: ignore[no-untyped-def]
+def gw(mockidp, http) -> Gateway:
     return Gateway(mockidp, http)
 
 
@@ -89,7 +89,7 @@ def test_denied_is_access_denied_on_every_poll(gw: Gateway) -> None:
     assert gw.outcome(rid) == (400, "access_denied")
 
 
-def test_invalid_grant_unknown_and_other_clients(mockidp, gw: Gateway) -> None:  # type: ignore[no-untyped-def]
+def test_invalid_grant_unknown_and_other_clients(mockidp, gw: Gateway) -> None:
     assert gw.outcome("no-such-id") == (400, "invalid_grant")
     rid = gw.authorize()
     other = ("your_app_client_id", "your_app_client_secret")
@@ -114,7 +114,7 @@ def test_token_client_authentication(gw: Gateway) -> None:
     assert gw.http.post(gw.base + "/token", data={"grant_type": CIBA, "auth_req_id": rid}).status_code == 401
 
 
-def test_telefonica_variant_answers_403_while_consent_is_missing(mockidp, gw: Gateway) -> None:  # type: ignore[no-untyped-def]
+def test_telefonica_variant_answers_403_while_consent_is_missing(mockidp, gw: Gateway) -> None:
     auth = ("tef-app", "tef-secret")
     mockidp.control.world_add("opengateway/apps", {"client_id": "tef-app", "secret": "tef-secret", "purposes": [SIM_SWAP], "consent_403": True})
     rid = gw.authorize(auth=auth)
@@ -165,7 +165,7 @@ def test_decide_future_refuses_bad_input(gw: Gateway) -> None:
         gw.og.decide_future("tel:+34655555555", "maybe")  # type: ignore[arg-type]
 
 
-def test_world_rules_in_seconds_and_per_purpose(mockidp, gw: Gateway) -> None:  # type: ignore[no-untyped-def]
+def test_world_rules_in_seconds_and_per_purpose(mockidp, gw: Gateway) -> None:
     mockidp.control.world_add("opengateway/apps", {"client_id": "demo-app-id", "secret": "demo-app-secret",
                                                    "purposes": [SIM_SWAP, "dpv:RequestedServiceProvision#qod"]})
     mockidp.control.world_add("opengateway/subscribers", {
@@ -177,7 +177,7 @@ def test_world_rules_in_seconds_and_per_purpose(mockidp, gw: Gateway) -> None:  
     assert gw.outcome(swap)[1] == "token" and gw.outcome(qod)[1] == "access_denied"
 
 
-def test_a_reset_forgets_requests_and_runtime_rules(mockidp, gw: Gateway) -> None:  # type: ignore[no-untyped-def]
+def test_a_reset_forgets_requests_and_runtime_rules(mockidp, gw: Gateway) -> None:
     gw.og.decide_future("tel:+34666666666", "grant")
     rid = gw.authorize()
     mockidp.engine.reset()
@@ -187,7 +187,7 @@ def test_a_reset_forgets_requests_and_runtime_rules(mockidp, gw: Gateway) -> Non
 
 # --- concurrency ----------------------------------------------------------------------------------------------
 
-def test_fifty_racing_polls_on_one_granted_request_have_exactly_one_winner(mockidp, gw: Gateway) -> None:  # type: ignore[no-untyped-def]
+def test_fifty_racing_polls_on_one_granted_request_have_exactly_one_winner(mockidp, gw: Gateway) -> None:
     rid = gw.authorize("ipport:80.90.34.2:16790")  # granted at once
     with ThreadPoolExecutor(max_workers=50) as pool, mockidp.http() as other:
         results = list(pool.map(lambda i: gw.token(rid, http=other if i % 2 else None).status_code, range(50)))
@@ -197,7 +197,7 @@ def test_fifty_racing_polls_on_one_granted_request_have_exactly_one_winner(mocki
     assert len(issued) == 1
 
 
-def test_many_requests_for_many_subscribers_keep_their_states_apart(mockidp, gw: Gateway) -> None:  # type: ignore[no-untyped-def]
+def test_many_requests_for_many_subscribers_keep_their_states_apart(mockidp, gw: Gateway) -> None:
     plan = {"grant": "token", "deny": "access_denied", "expire": "expired_token", "never": "authorization_pending"}
     hints = {}
     for i, decision in enumerate(list(plan) * 5):
