@@ -4,63 +4,46 @@ Wire facts: shared/reference/lumen-b2c.md; the B2C client-credentials doc (azure
 
 A Lumen registration (`[[lumen.apps]]`) *is* a B2C app: `load()` reads them from the Lumen world section for the
 tenant `lumen.b2c_tenant` names, and grants them LIAM's API. That cross-authority knowledge lives here and in
-lumen.py only.
+authorities/lumen/ only.
 """
 
 from __future__ import annotations
 
 import hmac
 import uuid
-from dataclasses import dataclass, field
-from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
 from mockidp.authorities.aad import aad_error, render_aad_error
+from mockidp.authorities.b2c.world import B2CApp, B2CTenant, B2CWorld
 from mockidp.authorities.base import Authority, Endpoint, Issuer
 from mockidp.errors import OAuthError
 from mockidp.keys import KeySet
-from mockidp.oauth.clientauth import MixedCredentials, presented_credentials
+from mockidp.oauth.clientauth import ClientCredentials, MixedCredentials, presented_credentials
+from mockidp.oauth.token_endpoint import NO_STORE_NO_CACHE, TokenEndpoint, token_reply
 from mockidp.request import Reply, Request
 from mockidp.tokens import TokenInvalid, sign, verify
 
-NO_STORE = {"cache-control": "no-store, no-cache", "pragma": "no-cache"}
-
-
-@dataclass
-class B2CApp:
-    client_id: str
-    secret: str
-    display_name: str = ""
-    identifier_uri: str | None = None  # set when the app exposes an API (e.g. LIAM's)
-    scopes: list[str] = field(default_factory=list)  # app roles the API defines
-    granted: dict[str, list[str]] = field(default_factory=dict)  # API identifier URI -> roles granted to this app
-
-
-@dataclass
-class B2CTenant:
-    name: str  # "lumendemo" for lumendemo.onmicrosoft.com / lumendemo.b2clogin.com
-    tenant_id: str
-    policies: list[str] = field(default_factory=lambda: ["B2C_1_client_credentials"])
-    access_token_lifetime: int = 3600  # B2C's default access token lifetime (configure-tokens.md: 60 minutes)
-    apps: list[B2CApp] = field(default_factory=list)
-
-
-@dataclass
-class B2CWorld:
-    tenants: list[B2CTenant] = field(default_factory=list)
-
-    def finish(self, base_dir: Path, seed: int) -> None:
-        for t, tenant in enumerate(self.tenants):
-            if not tenant.policies:
-                raise ValueError(f"b2c.tenants[{t}].policies: at least one policy is needed")
+TenantPolicy = tuple[B2CTenant, str]  # the issuer a token path names: the tenant and its user flow
 
 
 def b2c_error(error: str, code: int | None, text: str, status: int = 400) -> OAuthError:
     if code is None:
-        return OAuthError(error, text, status, headers=dict(NO_STORE))
+        return OAuthError(error, text, status, headers=dict(NO_STORE_NO_CACHE))
     err = aad_error(error, code, text, status, prefix="AADB2C")
-    err.headers.update(NO_STORE)
+    err.headers.update(NO_STORE_NO_CACHE)
     return err
+
+
+class B2CTokenErrors:
+    def duplicated(self, names: Sequence[str]) -> OAuthError:  # AADB2C90122: input that failed HTTP request validation
+        return b2c_error("invalid_request", 90122, f"Input for '{names[0]}' received in the request has failed HTTP request validation.")
+
+    def missing_grant_type(self) -> OAuthError:
+        return b2c_error("invalid_request", 90083, "The request is missing required parameter: grant_type.")
+
+    def unsupported_grant_type(self, grant_type: str) -> OAuthError:  # client_credentials: the only grant a machine client gets here
+        return b2c_error("unsupported_grant_type", 90086, f"The supplied grant_type [{grant_type}] is not supported.")
 
 
 class B2C(Authority):
@@ -88,6 +71,10 @@ class B2C(Authority):
                 granted = {lumen.liam_api: list(api.scopes) if api else []}
                 apps[(lumen.b2c_tenant.lower(), reg.client_id.lower())] = B2CApp(reg.client_id, reg.secret, f"Lumen API app {reg.client_id}", granted=granted)
         self.tenants, self.apps = tenants, apps
+        self.token = TokenEndpoint[TenantPolicy, ClientCredentials](
+            issuer_of=self.tenant_of, grants={"client_credentials": self.grant_client_credentials},
+            authenticate=self.presented, errors=B2CTokenErrors(),
+        )
 
     def api_by_uri(self, tenant: str, resource: str) -> B2CApp | None:
         return self._api_by_uri(self.apps, tenant, resource)
@@ -137,7 +124,7 @@ class B2C(Authority):
         return [
             Endpoint("/{domain}/{policy}/v2.0/.well-known/openid-configuration", "discovery", self.discovery),
             Endpoint("/{domain}/{policy}/discovery/v2.0/keys", "keys", self.keys),
-            Endpoint("/{domain}/{policy}/oauth2/v2.0/token", "token", self.token, ("POST",)),
+            Endpoint("/{domain}/{policy}/oauth2/v2.0/token", "token", lambda req: self.token(req), ("POST",)),
         ]
 
     def capabilities(self) -> dict[str, Any]:
@@ -186,32 +173,29 @@ class B2C(Authority):
 
     # --- client credentials ------------------------------------------------------------------------
 
-    def token(self, req: Request) -> Reply:
-        tenant, policy = self.tenant_of(req)
-        if req.duplicates:  # AADB2C90122: input that failed HTTP request validation
-            raise b2c_error("invalid_request", 90122, f"Input for '{min(req.duplicates)}' received in the request has failed HTTP request validation.")
-        grant_type = req.param("grant_type")
-        if grant_type is None:
-            raise b2c_error("invalid_request", 90083, "The request is missing required parameter: grant_type.")
-        if grant_type != "client_credentials":  # the only grant a machine client gets here
-            raise b2c_error("unsupported_grant_type", 90086, f"The supplied grant_type [{grant_type}] is not supported.")
+    def presented(self, issuer: TenantPolicy, req: Request, grant_type: str) -> ClientCredentials:
+        """The one set of credentials, of a method B2C takes; judging them is `client_credentials`' (LIAM's too)."""
         try:
             creds = presented_credentials(req)
         except MixedCredentials as exc:  # RFC 6749 §2.3; B2C's own code for it is not pinned down: 90122, its malformed-request row
             raise b2c_error("invalid_request", 90122, f"Input received in the request has failed HTTP request validation: {exc}.") from exc
         if creds.method == "private_key_jwt":  # client-credentials-grant-flow.md: only client secrets are supported
-            raise b2c_error("invalid_request", 99027, f"Policy '{policy}' does not contain a AuthorizationTechnicalProfile with a corresponding ClientAssertionType.")
+            raise b2c_error("invalid_request", 99027, f"Policy '{issuer[1]}' does not contain a AuthorizationTechnicalProfile with a corresponding ClientAssertionType.")
+        return creds
+
+    def grant_client_credentials(self, issuer: TenantPolicy, creds: ClientCredentials, req: Request) -> Reply:
+        tenant, policy = issuer
         claims = self.client_credentials(tenant, policy, creds.client_id, creds.secret, req.param("scope"), req.base)
         claims.update(self.planned_claims(claims["azp"]))
         token = sign(self.tenant_keyset(tenant), claims)
-        return Reply(json={
+        return token_reply({
             "access_token": token,
             "token_type": "Bearer",
             "not_before": claims["nbf"],
             "expires_in": tenant.access_token_lifetime,
             "expires_on": claims["exp"],
             "resource": claims["aud"],
-        }, headers=dict(NO_STORE), issued=[token])
+        }, issued=[token], headers=NO_STORE_NO_CACHE)
 
     def client_credentials(self, tenant: B2CTenant, policy: str, client_id: str | None, secret: str | None, scope: str | None, base: str) -> dict[str, Any]:
         """Judge a client-credentials request and return the access token's claims; raises B2C's errors.

@@ -10,36 +10,37 @@ the token does not carry, 200 otherwise. Errors in Lumen's shape (`reason`, `mes
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping
+from typing import Any
 
-from mockidp.authorities.lumen.authority import lumen_error, missing_credentials
+from mockidp.authorities.lumen.context import LumenContext
+from mockidp.authorities.lumen.digest import Digest
+from mockidp.authorities.lumen.errors import lumen_error, missing_credentials, render_lumen_error
+from mockidp.authorities.lumen.world import LumenApiRoute
 from mockidp.errors import OAuthError
 from mockidp.request import Reply, Request
 from mockidp.tokens import TokenInvalid, peek
-
-if TYPE_CHECKING:
-    from mockidp.authorities.lumen.authority import Lumen, LumenApiRoute
 
 BAN_HEADER, CUSTOMER_HEADER = "x-billing-account-number", "x-customer-number"
 Verifier = Callable[[Request, str], dict[str, Any]]
 
 
 class LumenApi:
-    def __init__(self, authority: Lumen) -> None:
-        self.authority = authority
-        # Bearer mechanism -> verifier. Digest is no bearer token: routes listing it go through authority.digest.
-        self.verifiers: dict[str, Verifier] = {"LIAM": authority.verify_liam_token, "APIGEE": authority.apigee.verify, "PFW": self.verify_pfw_token}
+    def __init__(self, context: LumenContext, verifiers: Mapping[str, Verifier], digest: Digest) -> None:
+        self.context = context
+        # Bearer mechanism -> verifier. Digest is no bearer token: routes listing it go through the Digest issuer.
+        self.verifiers: dict[str, Verifier] = {**verifiers, "PFW": self.verify_pfw_token}
+        self.digest = digest
 
     def verify_pfw_token(self, req: Request, token: str) -> dict[str, Any]:
         """A Portal Framework token (another authority: its own keys), as the API's claims: the person's accounts."""
-        verify_pfw: Callable[[str, str], dict[str, Any]] = self.authority.services.capability("pfw.verify-access-token")
-        here = req.base.removesuffix(self.authority.prefix)
+        verify_pfw: Callable[[str, str], dict[str, Any]] = self.context.services.capability("pfw.verify-access-token")
+        here = req.base.removesuffix(self.context.prefix)
         claims = verify_pfw(token, here)
         return {**claims, "clientId": claims.get("azp"), "customerNumbers": claims.get("accounts") or [], "mechanism": "PFW"}
 
     def route_for(self, method: str, path: str) -> LumenApiRoute | None:
-        for route in self.authority.config.api_routes:
+        for route in self.context.config.api_routes:
             if route.method == method and fnmatch.fnmatchcase(path, route.path):
                 return route
         return None
@@ -52,7 +53,7 @@ class LumenApi:
         if "Digest" not in route.mechanisms:
             return self.serve(req, path, route, self.bearer_claims(req, route))
         # A route that accepts the deprecated App Key + Digest challenges for it on every 401.
-        digest = self.authority.digest
+        digest = self.digest
         used_digest = req.headers.get("authorization", "").partition(" ")[0].lower() == "digest"
         try:
             if used_digest or route.mechanisms == ["Digest"]:
@@ -60,7 +61,7 @@ class LumenApi:
                 return digest.deprecate(reply)
             return self.serve(req, path, route, self.bearer_claims(req, route))
         except OAuthError as err:
-            return digest.refuse(err, req) if err.status == 401 or used_digest else self.authority.render_error(err, req)
+            return digest.refuse(err, req) if err.status == 401 or used_digest else render_lumen_error(err, req)
 
     def bearer_claims(self, req: Request, route: LumenApiRoute) -> dict[str, Any]:
         token = req.bearer

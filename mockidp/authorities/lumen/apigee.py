@@ -17,32 +17,18 @@ from __future__ import annotations
 
 import hmac
 import uuid
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import Any
 
+from mockidp.authorities.lumen.context import LumenContext
+from mockidp.authorities.lumen.world import ApigeeApp
 from mockidp.errors import OAuthError
+from mockidp.keys import KeySet
+from mockidp.oauth.token_endpoint import NO_STORE, TokenEndpoint, token_reply
 from mockidp.request import Reply, Request
 from mockidp.tokens import TokenInvalid, sign, verify
 
-if TYPE_CHECKING:
-    from mockidp.authorities.lumen.authority import Lumen
-
-NO_STORE = {"cache-control": "no-store", "pragma": "no-cache"}
-
-
-@dataclass
-class ApigeeApp:
-    """A legacy developer app in Apigee: consumer key + secret, its API products, and what the APIs authorize."""
-
-    consumer_key: str
-    consumer_secret: str
-    application_name: str = "legacy-app"
-    developer_email: str = "legacy.developer@example.com"
-    api_products: list[str] = field(default_factory=lambda: ["LegacyAPIs"])
-    bans: list[str] = field(default_factory=list)
-    customer_number: str = ""
-    token_lifetime: int = 3599  # Apigee's usual answer: an hour less a second
-    status: str = "approved"  # "revoked": refused like an unknown key
+Presented = tuple[str, str]  # (consumer key, consumer secret) as the request carries them, not yet judged
 
 
 def apigee_error(error_code: str, error: str, status: int) -> OAuthError:
@@ -54,50 +40,68 @@ def render_apigee_error(err: OAuthError, req: Request | None) -> Reply:
     return Reply(err.status, json={"ErrorCode": err.error, "Error": err.description or err.error}, headers=dict(err.headers), error=err.error)
 
 
+class ApigeeTokenErrors:
+    def duplicated(self, names: Sequence[str]) -> OAuthError:
+        return apigee_error("invalid_request", f"Duplicate param : {', '.join(names)}", 400)
+
+    def missing_grant_type(self) -> OAuthError:
+        return apigee_error("invalid_request", "Required param : grant_type", 400)
+
+    def unsupported_grant_type(self, grant_type: str) -> OAuthError:
+        if not grant_type:  # `grant_type=` is as missing as no grant_type at all
+            return self.missing_grant_type()
+        return apigee_error("unsupported_grant_type", f"Unsupported grant type : {grant_type}", 400)
+
+
 class Apigee:
     """The APIGEE issuer of the Lumen authority: token endpoint and the API's verifier."""
 
     ISSUER_PATH = "/oauth"
     AUDIENCE = "api.lumen.com"  # what every APIGEE token is for: the Lumen APIs
 
-    def __init__(self, authority: Lumen) -> None:
-        self.authority = authority
+    def __init__(self, context: LumenContext) -> None:
+        self.context = context
+        # Apigee names a missing client first, then duplicates and grant_type, and judges the key and secret last
+        # (in the grant): "client" here only reads the credentials. Its policies read grant_type from the query
+        # as readily as from the form.
+        self.token = TokenEndpoint[str, Presented](
+            issuer_of=lambda req: req.base + self.ISSUER_PATH, grants={"client_credentials": self.client_credentials},
+            authenticate=self.presented, errors=ApigeeTokenErrors(), order=("client", "duplicates", "grant_type"),
+            grant_type_from=lambda req: req.params.get("grant_type"),
+        )
 
     @property
     def apps(self) -> dict[str, ApigeeApp]:
-        return {a.consumer_key: a for a in self.authority.config.apigee_apps}
+        return {a.consumer_key: a for a in self.context.config.apigee_apps}
 
     @property
-    def keyset(self) -> Any:
-        return self.authority.keyset("apigee")
+    def keyset(self) -> KeySet:
+        return self.context.keyset("apigee")
 
-    def token(self, req: Request) -> Reply:
-        params = req.params  # Apigee's policies read grant_type from the query as readily as from the form
+    def presented(self, issuer: str, req: Request, grant_type: str) -> Presented:
         if req.basic is not None:
             key, secret = req.basic
         else:
+            params = req.params
             key, secret = params.get("client_id") or "", params.get("client_secret") or ""
         if not key:
             raise apigee_error("invalid_client", "Client identifier is required", 401)
-        if req.duplicates:
-            raise apigee_error("invalid_request", f"Duplicate param : {', '.join(sorted(req.duplicates))}", 400)
-        grant_type = params.get("grant_type")
-        if not grant_type:
-            raise apigee_error("invalid_request", "Required param : grant_type", 400)
-        if grant_type != "client_credentials":
-            raise apigee_error("unsupported_grant_type", f"Unsupported grant type : {grant_type}", 400)
+        return key, secret
+
+    def client_credentials(self, issuer: str, presented: Presented, req: Request) -> Reply:
+        key, secret = presented
         app = self.apps.get(key)
         if app is None or app.status != "approved" or not hmac.compare_digest(secret.encode(), app.consumer_secret.encode()):
             raise apigee_error("invalid_client", "ClientId is Invalid", 401)  # Apigee tells no key, secret or status apart
-        return self.issue(req, app)
+        return self.issue(issuer, app)
 
-    def issue(self, req: Request, app: ApigeeApp) -> Reply:
-        now = self.authority.now
+    def issue(self, issuer: str, app: ApigeeApp) -> Reply:
+        now = self.context.now
         claims = {
-            "iss": req.base + self.ISSUER_PATH, "sub": app.consumer_key, "aud": self.AUDIENCE, "client_id": app.consumer_key,
+            "iss": issuer, "sub": app.consumer_key, "aud": self.AUDIENCE, "client_id": app.consumer_key,
             "application_name": app.application_name, "api_product_list": list(app.api_products), "bans": list(app.bans),
             "customerNumber": app.customer_number, "iat": int(now), "nbf": int(now), "exp": int(now) + app.token_lifetime,
-            "jti": str(uuid.uuid4()), **self.authority.planned_claims(app.consumer_key),
+            "jti": str(uuid.uuid4()), **self.context.planned_claims(app.consumer_key),
         }
         token = sign(self.keyset, claims)
         body = {
@@ -116,15 +120,15 @@ class Apigee:
             "refresh_count": "0",
             "status": "approved",
         }
-        return Reply(json=body, headers=dict(NO_STORE), issued=[token])
+        return token_reply(body, issued=[token])
 
     def jwks(self, req: Request) -> Reply:
         return Reply(json=self.keyset.jwks())
 
     def verify(self, req: Request, token: str) -> dict[str, Any]:
         """The Lumen API's verifier: APIGEE's signature, expiry, an APIGEE issuer, an app still approved."""
-        _, claims = verify(token, self.keyset, now=self.authority.now)
-        if claims.get("iss") not in (req.base + self.ISSUER_PATH, self.authority.default_base() + self.ISSUER_PATH):
+        _, claims = verify(token, self.keyset, now=self.context.now)
+        if claims.get("iss") not in (req.base + self.ISSUER_PATH, self.context.default_base() + self.ISSUER_PATH):
             raise TokenInvalid("issuer", "token issued by another APIGEE issuer")
         if claims.get("aud") != self.AUDIENCE:  # found by the JWT attack catalogue: a token of another audience was taken
             raise TokenInvalid("audience", f"aud {claims.get('aud')!r} is not {self.AUDIENCE}")
@@ -132,4 +136,3 @@ class Apigee:
         if app is None or app.status != "approved":
             raise TokenInvalid("revoked", "the Apigee app is unknown or revoked")
         return {**claims, "clientId": app.consumer_key, "mechanism": "APIGEE"}
-

@@ -19,53 +19,20 @@ import hashlib
 import hmac
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 from urllib.request import parse_http_list, parse_keqv_list
 
+from mockidp.authorities.lumen.context import LumenContext
+from mockidp.authorities.lumen.errors import lumen_error, missing_credentials, render_lumen_error
+from mockidp.authorities.lumen.world import HASHES, DigestApp, DigestSettings
 from mockidp.errors import OAuthError
+from mockidp.keys import KeySet
 from mockidp.request import Reply, Request
 from mockidp.tokens import TokenInvalid, sign, verify
 
-if TYPE_CHECKING:
-    from mockidp.authorities.lumen.authority import Lumen
-
 APP_KEY_HEADER = "x-level3-application-key"
-HASHES: dict[str, Callable[[bytes], Any]] = {"MD5": hashlib.md5, "SHA-256": hashlib.sha256}
 NC_SEEN = "lumen-digest-nc"
-
-
-@dataclass
-class DigestApp:
-    """A legacy application: its key (sent in the header) and the Digest user that authenticates its calls."""
-
-    app_key: str
-    username: str
-    password: str
-    algorithms: list[str] = field(default_factory=lambda: ["SHA-256", "MD5"])  # challenge order = preference
-    bans: list[str] = field(default_factory=list)
-    customer_number: str = ""
-    enabled: bool = True
-
-
-@dataclass
-class DigestSettings:
-    realm: str = "api.lumen.com"
-    nonce_lifetime: int = 300  # seconds, judged by the engine clock
-    sunset: str = "Thu, 31 Dec 2026 23:59:59 GMT"  # RFC 8594 HTTP-date
-    link: str = "https://developer.lumen.com/"  # where the replacement (LIAM) is documented
-
-
-def check_apps(apps: list[DigestApp]) -> None:
-    keys: set[str] = set()
-    for a, app in enumerate(apps):
-        if app.app_key in keys:
-            raise ValueError(f"lumen.digest_apps[{a}].app_key: duplicate key {app.app_key!r}")
-        keys.add(app.app_key)
-        bad = [alg for alg in app.algorithms if alg not in HASHES]
-        if bad or not app.algorithms:
-            raise ValueError(f"lumen.digest_apps[{a}].algorithms: choose from {sorted(HASHES)}, got {app.algorithms}")
 
 
 class Digest:
@@ -73,16 +40,16 @@ class Digest:
 
     ISSUER_PATH = "/digest"
 
-    def __init__(self, authority: Lumen) -> None:
-        self.authority = authority
+    def __init__(self, context: LumenContext) -> None:
+        self.context = context
 
     @property
     def settings(self) -> DigestSettings:
-        return self.authority.config.digest
+        return self.context.config.digest
 
     @property
-    def keyset(self) -> Any:
-        return self.authority.keyset("digest")
+    def keyset(self) -> KeySet:
+        return self.context.keyset("digest")
 
     def jwks(self, req: Request) -> Reply:
         return Reply(json=self.keyset.jwks())
@@ -92,14 +59,14 @@ class Digest:
 
     def app_of(self, req: Request) -> DigestApp | None:
         key = req.headers.get(APP_KEY_HEADER)
-        return next((a for a in self.authority.config.digest_apps if key and hmac.compare_digest(a.app_key.encode(), key.encode())), None)
+        return next((a for a in self.context.config.digest_apps if key and hmac.compare_digest(a.app_key.encode(), key.encode())), None)
 
     # --- the answers -----------------------------------------------------------------------------------
 
     def challenges(self, req: Request, stale: bool = False) -> list[tuple[str, str]]:
         app = self.app_of(req)
-        nonce = sign(self.keyset, {"iss": req.base + self.ISSUER_PATH, "iat": int(self.authority.now),
-                                   "exp": int(self.authority.now) + self.settings.nonce_lifetime, "jti": str(uuid.uuid4())})
+        nonce = sign(self.keyset, {"iss": req.base + self.ISSUER_PATH, "iat": int(self.context.now),
+                                   "exp": int(self.context.now) + self.settings.nonce_lifetime, "jti": str(uuid.uuid4())})
         algorithms = app.algorithms if app is not None else list(HASHES)[::-1]
         extra = ", stale=true" if stale else ""
         return [("www-authenticate", (f'Digest realm="{self.settings.realm}", qop="auth", algorithm={alg}, nonce="{nonce}", '
@@ -112,7 +79,7 @@ class Digest:
 
     def refuse(self, err: OAuthError, req: Request) -> Reply:
         """A Lumen-shaped error; a 401 also challenges, as a Digest server must (RFC 7616 §3.3)."""
-        reply = self.authority.render_error(err, req)
+        reply = render_lumen_error(err, req)
         if err.status == 401:
             reply.header_lines += self.challenges(req, stale=bool(err.extra.get("stale")))
         return self.deprecate(reply)
@@ -121,8 +88,6 @@ class Digest:
 
     def authenticate(self, req: Request) -> dict[str, Any]:
         """The calling application as the API's claims, or an OAuthError in Lumen's shape."""
-        from mockidp.authorities.lumen.authority import lumen_error, missing_credentials
-
         app = self.app_of(req)
         if not req.headers.get(APP_KEY_HEADER):
             raise lumen_error(401, "missingApplicationKey", "Missing application key", "Send the application key as X-Level3-Application-Key.")
@@ -169,14 +134,14 @@ class Digest:
         if not hmac.compare_digest(expected.encode(), fields["response"].lower().encode()):
             raise invalid("The digest response does not match (wrong password?).")
         try:
-            _, nonce = verify(fields["nonce"], self.keyset, now=self.authority.now)
+            _, nonce = verify(fields["nonce"], self.keyset, now=self.context.now)
         except TokenInvalid as exc:
             if exc.reason == "expired":  # right credentials, old nonce: the client retries with the new one
                 stale = lumen_error(401, "staleNonce", "Stale nonce", "The nonce has expired; use the new challenge.")
                 stale.extra["stale"] = True  # read by refuse(), never rendered
                 raise stale from exc
             raise invalid("The nonce was not issued by this server.") from exc
-        if not self.authority.services.store.add_once(NC_SEEN, f"{nonce['jti']}:{nc}", float(nonce["exp"]), self.authority.now):
+        if not self.context.services.store.add_once(NC_SEEN, f"{nonce['jti']}:{nc}", float(nonce["exp"]), self.context.now):
             raise lumen_error(401, "nonceReplayed", "Replayed request", f"nc {fields['nc']} was already used with this nonce.")
         return {"clientId": app.app_key, "bans": list(app.bans), "customerNumber": app.customer_number,
                 "username": app.username, "mechanism": "Digest", "algorithm": algorithm}

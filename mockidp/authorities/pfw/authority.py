@@ -10,68 +10,38 @@ from __future__ import annotations
 
 import hmac
 import uuid
-from dataclasses import dataclass, field
-from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
 from mockidp.authorities.base import Authority, Endpoint, Issuer
+from mockidp.authorities.pfw.world import PfwClient, PfwUser, PfwWorld
 from mockidp.errors import OAuthError
 from mockidp.oauth import pkce
 from mockidp.oauth.clientauth import MixedCredentials, presented_credentials
 from mockidp.oauth.codes import Grants
 from mockidp.oauth.pages import error_page, error_redirect, login_page, redirect_with
-from mockidp.oauth.redirects import LOOPBACK_PATTERNS, allowed
+from mockidp.oauth.redirects import allowed
+from mockidp.oauth.token_endpoint import NO_STORE, TokenEndpoint, token_reply
 from mockidp.request import Reply, Request
 from mockidp.tokens import TokenInvalid, sign, verify
 
-NO_STORE = {"cache-control": "no-store", "pragma": "no-cache"}
 SCOPES = ("openid", "profile", "email", "offline_access")
 AUDIENCE = "control-center"  # what every PFW access token is for
 
 
-@dataclass
-class PfwClient:
-    client_id: str
-    secret: str | None = None  # None: a public client (a browser app), which must use PKCE
-    # exact, or a prefix ending in '*' (a bare "*" matches nothing); left out: the loopback interfaces only
-    redirect_uris: list[str] = field(default_factory=lambda: list(LOOPBACK_PATTERNS))
-    require_pkce: bool = True
-
-
-@dataclass
-class PfwUser:
-    username: str
-    password: str
-    email: str | None = None
-    name: str | None = None
-    accounts: list[str] = field(default_factory=list)  # customer numbers the person acts for in Control Center
-    bans: list[str] = field(default_factory=list)  # billing account numbers they may see
-    enabled: bool = True
-
-
-@dataclass
-class PfwWorld:
-    clients: list[PfwClient] = field(default_factory=list)
-    users: list[PfwUser] = field(default_factory=list)
-    access_token_lifetime: int = 1800
-    refresh_token_lifetime: int = 28800
-    code_lifetime: int = 60
-
-    def finish(self, base_dir: Path, seed: int) -> None:
-        from mockidp.identities import Identities
-
-        names = Identities(seed)
-        for user in self.users:
-            if not (user.email and user.name):
-                given, family, email = names.person(f"pfw/{user.username}")
-                user.name, user.email = user.name or f"{given} {family}", user.email or email
-        for c, client in enumerate(self.clients):
-            if client.secret is None and not client.require_pkce:
-                raise ValueError(f"pfw.clients[{c}].require_pkce: a public client must use PKCE")
-
-
 def pfw_error(error: str, description: str, status: int = 400, **headers: str) -> OAuthError:
     return OAuthError(error, description, status, headers={**NO_STORE, **headers})
+
+
+class PfwTokenErrors:
+    def duplicated(self, names: Sequence[str]) -> OAuthError:
+        return pfw_error("invalid_request", f"Parameters sent more than once: {', '.join(names)}")
+
+    def missing_grant_type(self) -> OAuthError:
+        return pfw_error("invalid_request", "grant_type is required")
+
+    def unsupported_grant_type(self, grant_type: str) -> OAuthError:
+        return pfw_error("unsupported_grant_type", f"Unsupported grant_type {grant_type!r}")
 
 
 class Pfw(Authority):
@@ -84,6 +54,10 @@ class Pfw(Authority):
     def load(self) -> None:
         self.clients = {c.client_id: c for c in self.config.clients}
         self.users = {u.username.lower(): u for u in self.config.users}
+        self.token = TokenEndpoint[str, PfwClient](
+            issuer_of=lambda req: req.base, authenticate=self.authenticate_client, errors=PfwTokenErrors(),
+            grants={"authorization_code": self.grant_authorization_code, "refresh_token": self.grant_refresh_token},
+        )
 
     @property
     def grants(self) -> Grants:
@@ -105,7 +79,7 @@ class Pfw(Authority):
             Endpoint("/.well-known/openid-configuration", "discovery", self.discovery),
             Endpoint("/jwks", "jwks", self.jwks),
             Endpoint("/oauth2/authorize", "authorize", self.authorize, ("GET", "POST")),
-            Endpoint("/oauth2/token", "token", self.token, ("POST",)),
+            Endpoint("/oauth2/token", "token", lambda req: self.token(req), ("POST",)),
             Endpoint("/oauth2/userinfo", "userinfo", self.userinfo, ("GET", "POST")),
         ]
 
@@ -180,7 +154,7 @@ class Pfw(Authority):
 
     # --- the token endpoint --------------------------------------------------------------------------
 
-    def authenticate_client(self, req: Request) -> PfwClient:
+    def authenticate_client(self, issuer: str, req: Request, grant_type: str) -> PfwClient:
         try:
             creds = presented_credentials(req)
         except MixedCredentials as exc:  # RFC 6749 §2.3
@@ -197,20 +171,7 @@ class Pfw(Authority):
             raise pfw_error("invalid_client", "Client authentication failed", 401, **challenge)
         return client
 
-    def token(self, req: Request) -> Reply:
-        if req.duplicates:
-            raise pfw_error("invalid_request", f"Parameters sent more than once: {', '.join(sorted(req.duplicates))}")
-        grant_type = req.param("grant_type")
-        if grant_type is None:
-            raise pfw_error("invalid_request", "grant_type is required")
-        if grant_type not in ("authorization_code", "refresh_token"):
-            raise pfw_error("unsupported_grant_type", f"Unsupported grant_type {grant_type!r}")
-        client = self.authenticate_client(req)
-        if grant_type == "authorization_code":
-            return self.grant_authorization_code(req, client)
-        return self.grant_refresh_token(req, client)
-
-    def grant_authorization_code(self, req: Request, client: PfwClient) -> Reply:
+    def grant_authorization_code(self, issuer: str, client: PfwClient, req: Request) -> Reply:
         code = req.param("code")
         if code is None:
             raise pfw_error("invalid_request", "code is required")
@@ -226,7 +187,7 @@ class Pfw(Authority):
             raise pfw_error("invalid_grant", f"PKCE verification failed: {failure}")
         return self.issue(req, client, self.user(grant["username"]), grant["scope"], grant["family"], nonce=grant.get("nonce"))
 
-    def grant_refresh_token(self, req: Request, client: PfwClient) -> Reply:
+    def grant_refresh_token(self, issuer: str, client: PfwClient, req: Request) -> Reply:
         token = req.param("refresh_token")
         if token is None:
             raise pfw_error("invalid_request", "refresh_token is required")
@@ -270,7 +231,7 @@ class Pfw(Authority):
                          **({"nonce": nonce} if nonce else {}), **self.profile(user, scope)}
             body["id_token"] = sign(self.issuers()[0].keyset, id_claims)
             issued.append(body["id_token"])
-        return Reply(json=body, headers=dict(NO_STORE), issued=issued)
+        return token_reply(body, issued=issued)
 
     @staticmethod
     def profile(user: PfwUser, scope: str) -> dict[str, Any]:

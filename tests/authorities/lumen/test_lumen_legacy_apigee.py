@@ -10,12 +10,12 @@ KEY, SECRET = "demo-apigee-consumer-key", "demo-apigee-consumer-secret"
 GRANT = {"grant_type": "client_credentials"}
 
 
-def apigee_error(response, status: int, code: str, text: str) -> None:  # type: ignore[no-untyped-def]
+def apigee_error(response, status: int, code: str, text: str) -> None:
     assert response.status_code == status, response.text
     assert response.json() == {"ErrorCode": code, "Error": text}
 
 
-def test_token_in_apigee_shape(mockidp, http) -> None:  # type: ignore[no-untyped-def]
+def test_token_in_apigee_shape(mockidp, http) -> None:
     mockidp.clock.advance(0)
     response = http.post("/lumen/oauth/token", data=GRANT, auth=(KEY, SECRET), headers={"accept": "application/json"})
     assert response.status_code == 200, response.text
@@ -31,7 +31,7 @@ def test_token_in_apigee_shape(mockidp, http) -> None:  # type: ignore[no-untype
     assert header["kid"] not in liam_kids
 
 
-def test_grant_type_in_query_and_credentials_in_form(http) -> None:  # type: ignore[no-untyped-def]
+def test_grant_type_in_query_and_credentials_in_form(http) -> None:
     response = http.post("/lumen/oauth/token?grant_type=client_credentials", data={"client_id": KEY, "client_secret": SECRET})
     assert response.status_code == 200 and response.json()["access_token"]
 
@@ -43,11 +43,11 @@ def test_grant_type_in_query_and_credentials_in_form(http) -> None:  # type: ign
     (GRANT, ("unknown-key", SECRET), 401, "invalid_client", "ClientId is Invalid"),
     (GRANT, (KEY, "wrong-secret"), 401, "invalid_client", "ClientId is Invalid"),
 ])
-def test_errors(http, data, auth, status, code, text) -> None:  # type: ignore[no-untyped-def]
+def test_errors(http, data, auth, status, code, text) -> None:
     apigee_error(http.post("/lumen/oauth/token", data=data, auth=auth), status, code, text)
 
 
-def test_revoked_app_and_its_tokens(mockidp, http) -> None:  # type: ignore[no-untyped-def]
+def test_revoked_app_and_its_tokens(mockidp, http) -> None:
     token = http.post("/lumen/oauth/token", data=GRANT, auth=(KEY, SECRET)).json()["access_token"]
     route = "/lumen/Legacy/v1/customerAccount"
     assert http.get(route, headers={"authorization": f"Bearer {token}"}).status_code == 200
@@ -56,7 +56,7 @@ def test_revoked_app_and_its_tokens(mockidp, http) -> None:  # type: ignore[no-u
     assert http.get(route, headers={"authorization": f"Bearer {token}"}).json()["code"] == "invalidToken"
 
 
-def test_real_host_and_expiry(mockidp, http) -> None:  # type: ignore[no-untyped-def]
+def test_real_host_and_expiry(mockidp, http) -> None:
     host = {"host": "api.lumen.com"}
     token = http.post("/oauth/token", data=GRANT, auth=(KEY, SECRET), headers=host).json()["access_token"]
     assert pyjwt.decode(token, options={"verify_signature": False})["iss"] == "https://api.lumen.com/oauth"

@@ -14,7 +14,7 @@ USER, PASSWORD = "demo-digest-user", "demo-digest-password"
 HASH = {"MD5": hashlib.md5, "SHA-256": hashlib.sha256}
 
 
-def challenges(response) -> list[dict[str, str]]:  # type: ignore[no-untyped-def]
+def challenges(response) -> list[dict[str, str]]:
     return [dict(re.findall(r'(\w+)="?([^",]+)"?', value)) for value in response.headers.get_list("www-authenticate")]
 
 
@@ -28,17 +28,17 @@ def authorization(challenge: dict[str, str], uri: str = ROUTE, nc: str = "000000
             f'algorithm={alg}, qop=auth, nc={nc}, cnonce="abc123", response="{response}", opaque="{challenge["opaque"]}"')
 
 
-def lumen_code(response, status: int, code: str) -> None:  # type: ignore[no-untyped-def]
+def lumen_code(response, status: int, code: str) -> None:
     assert response.status_code == status, response.text
     assert response.json()["code"] == code
 
 
 @pytest.fixture
-def challenge(http) -> dict[str, str]:  # type: ignore[no-untyped-def]
+def challenge(http) -> dict[str, str]:
     return challenges(http.get(ROUTE, headers=APP))[0]
 
 
-def test_challenge_per_algorithm_and_deprecation(http) -> None:  # type: ignore[no-untyped-def]
+def test_challenge_per_algorithm_and_deprecation(http) -> None:
     response = http.get(ROUTE, headers=APP)
     lumen_code(response, 401, "missingCredentials")
     offered = challenges(response)
@@ -49,14 +49,14 @@ def test_challenge_per_algorithm_and_deprecation(http) -> None:  # type: ignore[
 
 
 @pytest.mark.parametrize("algorithm", ["SHA-256", "MD5"])
-def test_digest_call(http, challenge, algorithm) -> None:  # type: ignore[no-untyped-def]
+def test_digest_call(http, challenge, algorithm) -> None:
     response = http.get(ROUTE, headers={**APP, "authorization": authorization(challenge, algorithm=algorithm)})
     assert response.status_code == 200, response.text
     assert response.json()["mechanism"] == "Digest" and response.json()["clientId"] == "DEMO-APP-KEY-0001"
     assert response.headers["deprecation"] == "true"
 
 
-def test_replayed_nonce_count_is_refused(http, challenge) -> None:  # type: ignore[no-untyped-def]
+def test_replayed_nonce_count_is_refused(http, challenge) -> None:
     header = {**APP, "authorization": authorization(challenge)}
     assert http.get(ROUTE, headers=header).status_code == 200
     replay = http.get(ROUTE, headers=header)
@@ -65,7 +65,7 @@ def test_replayed_nonce_count_is_refused(http, challenge) -> None:  # type: igno
     assert http.get(ROUTE, headers={**APP, "authorization": authorization(challenge, nc="00000002")}).status_code == 200
 
 
-def test_expired_nonce_is_stale(mockidp, http, challenge) -> None:  # type: ignore[no-untyped-def]
+def test_expired_nonce_is_stale(mockidp, http, challenge) -> None:
     mockidp.clock.advance(301)
     stale = http.get(ROUTE, headers={**APP, "authorization": authorization(challenge)})
     lumen_code(stale, 401, "staleNonce")
@@ -79,11 +79,11 @@ def test_expired_nonce_is_stale(mockidp, http, challenge) -> None:  # type: igno
     ({}, 401, "missingApplicationKey"),
     ({"x-level3-application-key": "NOT-A-KEY"}, 401, "invalidApplicationKey"),
 ])
-def test_application_key(http, challenge, headers, status, code) -> None:  # type: ignore[no-untyped-def]
+def test_application_key(http, challenge, headers, status, code) -> None:
     lumen_code(http.get(ROUTE, headers={**headers, "authorization": authorization(challenge)}), status, code)
 
 
-def test_algorithm_not_offered_to_the_app(http) -> None:  # type: ignore[no-untyped-def]
+def test_algorithm_not_offered_to_the_app(http) -> None:
     md5_only = {"x-level3-application-key": "DEMO-APP-KEY-MD5"}
     offered = challenges(http.get(ROUTE, headers=md5_only))
     assert [c["algorithm"] for c in offered] == ["MD5"]
@@ -91,7 +91,7 @@ def test_algorithm_not_offered_to_the_app(http) -> None:  # type: ignore[no-unty
 
 
 @pytest.mark.parametrize("tamper", ["password", "uri", "opaque", "realm", "forged-nonce"])
-def test_bad_credentials(http, challenge, tamper) -> None:  # type: ignore[no-untyped-def]
+def test_bad_credentials(http, challenge, tamper) -> None:
     if tamper == "password":
         header = authorization(challenge, password="wrong")
     elif tamper == "uri":
@@ -103,16 +103,16 @@ def test_bad_credentials(http, challenge, tamper) -> None:  # type: ignore[no-un
     lumen_code(http.get(ROUTE, headers={**APP, "authorization": header}), 401, "invalidDigest")
 
 
-def test_malformed_header_is_400(http) -> None:  # type: ignore[no-untyped-def]
+def test_malformed_header_is_400(http) -> None:
     lumen_code(http.get(ROUTE, headers={**APP, "authorization": 'Digest username="x"'}), 400, "invalidRequest")
 
 
-def test_disabled_application(mockidp, http, challenge) -> None:  # type: ignore[no-untyped-def]
+def test_disabled_application(mockidp, http, challenge) -> None:
     mockidp.control.world_add("lumen/digest_apps", {"app_key": "DEMO-APP-KEY-0001", "username": USER, "password": PASSWORD, "enabled": False})
     lumen_code(http.get(ROUTE, headers={**APP, "authorization": authorization(challenge)}), 401, "applicationDisabled")
 
 
-def test_digest_keys_are_published(http) -> None:  # type: ignore[no-untyped-def]
+def test_digest_keys_are_published(http) -> None:
     digest = {k["kid"] for k in http.get("/lumen/digest/jwks").json()["keys"]}
     others = {k["kid"] for path in ("/lumen/oauth/jwks", "/lumen/oauth/v2/jwks", "/pfw/jwks") for k in http.get(path).json()["keys"]}
     assert digest and not digest & others

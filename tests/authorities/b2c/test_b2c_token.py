@@ -14,7 +14,7 @@ LIAM_API, LIAM_APP_ID = "https://lumendemo.onmicrosoft.com/liam", "77777777-7777
 CC = {"grant_type": "client_credentials", "client_id": APP, "client_secret": SECRET, "scope": LIAM_API + "/.default"}
 
 
-def b2c_error(response, status: int, error: str, code: str | None) -> str:  # type: ignore[no-untyped-def]
+def b2c_error(response, status: int, error: str, code: str | None) -> str:
     assert response.status_code == status, response.text
     body = response.json()
     assert body["error"] == error
@@ -26,7 +26,7 @@ def b2c_error(response, status: int, error: str, code: str | None) -> str:  # ty
     return description
 
 
-def test_client_credentials_token_carries_b2c_claims(mockidp, http) -> None:  # type: ignore[no-untyped-def]
+def test_client_credentials_token_carries_b2c_claims(mockidp, http) -> None:
     response = http.post(TOKEN, data=CC)
     assert response.status_code == 200, response.text
     body = response.json()
@@ -40,14 +40,14 @@ def test_client_credentials_token_carries_b2c_claims(mockidp, http) -> None:  # 
     assert claims["exp"] - claims["iat"] == 3600 and claims["nbf"] == claims["iat"]
 
 
-def test_basic_credentials_and_api_client_id_scope(http) -> None:  # type: ignore[no-untyped-def]
+def test_basic_credentials_and_api_client_id_scope(http) -> None:
     data = {"grant_type": "client_credentials", "scope": f"https://lumendemo.onmicrosoft.com/{LIAM_APP_ID}/.default"}
     response = http.post(TOKEN, data=data, auth=(APP, SECRET))
     assert response.status_code == 200, response.text
     assert peek(response.json()["access_token"])[1]["aud"] == LIAM_APP_ID
 
 
-def test_discovery_and_keys_verify_the_token(http) -> None:  # type: ignore[no-untyped-def]
+def test_discovery_and_keys_verify_the_token(http) -> None:
     config = http.get(POLICY + "/v2.0/.well-known/openid-configuration").json()
     assert config["token_endpoint"].endswith(TOKEN) and config["issuer"].endswith("/66666666-6666-6666-6666-666666666666/v2.0/")
     jwks = http.get(POLICY + "/discovery/v2.0/keys").json()
@@ -55,7 +55,7 @@ def test_discovery_and_keys_verify_the_token(http) -> None:  # type: ignore[no-u
     assert kid in [k["kid"] for k in jwks["keys"]]
 
 
-def test_real_host_routing(mockidp, http) -> None:  # type: ignore[no-untyped-def]
+def test_real_host_routing(mockidp, http) -> None:
     host = {"host": "lumendemo.b2clogin.com"}
     config = http.get("/lumendemo.onmicrosoft.com/B2C_1_client_credentials/v2.0/.well-known/openid-configuration", headers=host).json()
     assert config["token_endpoint"] == "https://lumendemo.b2clogin.com/lumendemo.onmicrosoft.com/B2C_1_client_credentials/oauth2/v2.0/token"
@@ -80,19 +80,19 @@ def test_real_host_routing(mockidp, http) -> None:  # type: ignore[no-untyped-de
         ({"client_secret": None, "client_assertion": "x.y.z", "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"}, 400, "invalid_request", "AADB2C99027"),
     ],
 )
-def test_token_rejections(http, change, status, error, code) -> None:  # type: ignore[no-untyped-def]
+def test_token_rejections(http, change, status, error, code) -> None:
     data = {k: v for k, v in {**CC, **change}.items() if v is not None}
     b2c_error(http.post(TOKEN, data=data), status, error, code)
 
 
-def test_unknown_tenant_and_policy(http) -> None:  # type: ignore[no-untyped-def]
+def test_unknown_tenant_and_policy(http) -> None:
     response = http.post("/b2c/nobody.onmicrosoft.com/B2C_1_client_credentials/oauth2/v2.0/token", data=CC)
     b2c_error(response, 400, "invalid_tenant", "AADSTS90002")
     response = http.get("/b2c/lumendemo.onmicrosoft.com/B2C_1_nope/v2.0/.well-known/openid-configuration")
     assert "B2C_1_nope" in b2c_error(response, 404, "invalid_request", None)
 
 
-def test_b2c_tokens_expire(mockidp, http) -> None:  # type: ignore[no-untyped-def]
+def test_b2c_tokens_expire(mockidp, http) -> None:
     token = http.post(TOKEN, data=CC).json()["access_token"]
     b2c = mockidp.authority("b2c")
     assert b2c.verify_access_token("lumendemo", token)["azp"] == APP
@@ -102,7 +102,7 @@ def test_b2c_tokens_expire(mockidp, http) -> None:  # type: ignore[no-untyped-de
     assert info.value.reason == "expired"
 
 
-def test_a_lumen_registration_is_a_b2c_app(mockidp, http) -> None:  # type: ignore[no-untyped-def]
+def test_a_lumen_registration_is_a_b2c_app(mockidp, http) -> None:
     app = mockidp.authority("lumen").register_app(["5-NEW00001"], "1-NEW00001")
     response = http.post(TOKEN, data={**CC, "client_id": app.client_id, "client_secret": app.secret})
     assert peek(response.json()["access_token"])[1]["azp"] == app.client_id
@@ -110,7 +110,7 @@ def test_a_lumen_registration_is_a_b2c_app(mockidp, http) -> None:  # type: igno
     b2c_error(http.post(TOKEN, data={**CC, "client_id": app.client_id, "client_secret": app.secret}), 400, "unauthorized_client", "AADB2C90018")
 
 
-def test_duplicated_parameters(http) -> None:  # type: ignore[no-untyped-def]
+def test_duplicated_parameters(http) -> None:
     form = "grant_type=client_credentials&scope=a&scope=b&client_id=" + APP + "&client_secret=" + SECRET
     response = http.post(TOKEN, content=form, headers={"content-type": "application/x-www-form-urlencoded"})
     b2c_error(response, 400, "invalid_request", "AADB2C90122")

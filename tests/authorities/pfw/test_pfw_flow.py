@@ -3,52 +3,12 @@ discovery and keys, driven by httpx as a browser and a client would."""
 
 from __future__ import annotations
 
-import re
-import secrets
-from urllib.parse import parse_qs, urlencode, urlsplit
-
 import httpx
 import jwt as pyjwt
 import pytest
+from pfw_login import CLIENT, REDIRECT, SECRET, authorize_url, exchange, press, query_of, sign_in
 
-from mockidp.oauth import pkce
-
-CLIENT, SECRET = "demo-control-center", "demo-control-center-secret"
 SPA, SPA_REDIRECT = "demo-control-center-spa", "http://localhost:8080/callback"
-REDIRECT = "http://127.0.0.1:9/callback"
-
-
-def authorize_url(mockidp, client: str = CLIENT, redirect: str = REDIRECT, **extra: str) -> tuple[str, str]:  # type: ignore[no-untyped-def]
-    verifier = secrets.token_urlsafe(48)
-    params = {"response_type": "code", "client_id": client, "redirect_uri": redirect, "scope": "openid profile email",
-              "state": "st-1", "nonce": "n-1", "code_challenge": pkce.challenge_for(verifier, "S256"), "code_challenge_method": "S256", **extra}
-    return mockidp.base("pfw") + "/oauth2/authorize?" + urlencode({k: v for k, v in params.items() if v}), verifier
-
-
-def press(mockidp, url: str, button: dict[str, str]) -> httpx.Response:  # type: ignore[no-untyped-def]
-    """GET the login page, then submit its form (its action and hidden fields) with the button pressed."""
-    with httpx.Client(verify=mockidp.ssl_context) as browser:
-        page = browser.get(url)
-        assert page.status_code == 200 and "text/html" in page.headers["content-type"], page.text
-        form = page.text.split('id="login-form"', 1)[1].split("</form>", 1)[0]
-        action = re.search(r'action="([^"]+)"', page.text).group(1).replace("&amp;", "&")  # type: ignore[union-attr]
-        hidden = dict(re.findall(r'type="hidden" name="([^"]+)" value="([^"]*)"', form))
-        return browser.post(action, data={**hidden, **button})
-
-
-def query_of(answer: httpx.Response) -> dict[str, str]:
-    assert answer.status_code == 302, answer.text
-    return {k: v[0] for k, v in parse_qs(urlsplit(answer.headers["location"]).query).items()}
-
-
-def sign_in(mockidp, user: str = "demo-billing-user", **extra: str) -> tuple[dict[str, str], str]:  # type: ignore[no-untyped-def]
-    url, verifier = authorize_url(mockidp, **extra)
-    return query_of(press(mockidp, url, {"demo_user": user})), verifier
-
-
-def exchange(http, code: str, verifier: str | None, **extra: str) -> httpx.Response:  # type: ignore[no-untyped-def]
-    data = {"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT, "code_verifier": verifier, **extra}
-    return http.post("/pfw/oauth2/token", data={k: v for k, v in data.items() if v is not None}, auth=(CLIENT, SECRET))
 
 
 def oauth_error(response: httpx.Response, status: int, error: str) -> str:
@@ -57,7 +17,7 @@ def oauth_error(response: httpx.Response, status: int, error: str) -> str:
     return str(response.json()["error_description"])
 
 
-def test_code_flow_with_pkce(mockidp, http) -> None:  # type: ignore[no-untyped-def]
+def test_code_flow_with_pkce(mockidp, http) -> None:
     query, verifier = sign_in(mockidp)
     assert query["state"] == "st-1" and query["iss"] == mockidp.base("pfw")
     body = exchange(http, query["code"], verifier).json()
@@ -72,14 +32,14 @@ def test_code_flow_with_pkce(mockidp, http) -> None:  # type: ignore[no-untyped-
     assert info.status_code == 200 and info.json()["preferred_username"] == "demo-billing-user"
 
 
-def test_password_login_and_bad_password(mockidp) -> None:  # type: ignore[no-untyped-def]
+def test_password_login_and_bad_password(mockidp) -> None:
     url, _ = authorize_url(mockidp)
     wrong = press(mockidp, url, {"username": "demo-portal-user", "password": "nope", "action": "login"})
     assert wrong.status_code == 200 and "Invalid username or password." in wrong.text
     assert "code" in query_of(press(mockidp, url, {"username": "demo-portal-user", "password": "demo-portal-password", "action": "login"}))
 
 
-def test_deny_is_access_denied(mockidp) -> None:  # type: ignore[no-untyped-def]
+def test_deny_is_access_denied(mockidp) -> None:
     url, _ = authorize_url(mockidp)
     query = query_of(press(mockidp, url, {"action": "deny"}))
     assert query["error"] == "access_denied" and query["state"] == "st-1"
@@ -90,7 +50,7 @@ def test_deny_is_access_denied(mockidp) -> None:  # type: ignore[no-untyped-def]
     (SPA, "https://evil.example/callback", "Invalid parameter: redirect_uri"),
     (SPA, "", "Invalid parameter: redirect_uri"),
 ])
-def test_error_page_never_redirects(mockidp, http, client, redirect, message) -> None:  # type: ignore[no-untyped-def]
+def test_error_page_never_redirects(mockidp, http, client, redirect, message) -> None:
     url, _ = authorize_url(mockidp, client=client, redirect=redirect)
     page = http.get(url)
     assert page.status_code == 400 and "location" not in page.headers and message in page.text
@@ -102,7 +62,7 @@ def test_error_page_never_redirects(mockidp, http, client, redirect, message) ->
     ({"response_type": "token"}, "unsupported_response_type"),
     ({"scope": "openid admin"}, "invalid_scope"),
 ])
-def test_authorize_errors_go_back_to_the_client(mockidp, http, extra, error) -> None:  # type: ignore[no-untyped-def]
+def test_authorize_errors_go_back_to_the_client(mockidp, http, extra, error) -> None:
     url, _ = authorize_url(mockidp, client=SPA, redirect=SPA_REDIRECT, **extra)
     answer = http.get(url)
     assert answer.headers["location"].startswith(SPA_REDIRECT)
@@ -114,12 +74,12 @@ def test_authorize_errors_go_back_to_the_client(mockidp, http, extra, error) -> 
     ("x" * 43, "does not match"),
     ("short", "43-128"),
 ])
-def test_pkce_failures(mockidp, http, verifier, fragment) -> None:  # type: ignore[no-untyped-def]
+def test_pkce_failures(mockidp, http, verifier, fragment) -> None:
     query, _ = sign_in(mockidp)
     assert fragment in oauth_error(exchange(http, query["code"], verifier), 400, "invalid_grant")
 
 
-def test_code_is_single_use_and_replay_ends_the_sign_in(mockidp, http) -> None:  # type: ignore[no-untyped-def]
+def test_code_is_single_use_and_replay_ends_the_sign_in(mockidp, http) -> None:
     query, verifier = sign_in(mockidp)
     first = exchange(http, query["code"], verifier).json()
     oauth_error(exchange(http, query["code"], verifier), 400, "invalid_grant")
@@ -130,7 +90,7 @@ def test_code_is_single_use_and_replay_ends_the_sign_in(mockidp, http) -> None: 
     oauth_error(refresh, 400, "invalid_grant")
 
 
-def test_code_checks(mockidp, http) -> None:  # type: ignore[no-untyped-def]
+def test_code_checks(mockidp, http) -> None:
     query, verifier = sign_in(mockidp)
     oauth_error(exchange(http, query["code"], verifier, redirect_uri="http://127.0.0.1:9/other"), 400, "invalid_grant")
     query, verifier = sign_in(mockidp)
@@ -138,7 +98,7 @@ def test_code_checks(mockidp, http) -> None:  # type: ignore[no-untyped-def]
     assert "expired" in oauth_error(exchange(http, query["code"], verifier), 400, "invalid_grant")
 
 
-def test_refresh_rotates_and_reuse_ends_the_family(mockidp, http) -> None:  # type: ignore[no-untyped-def]
+def test_refresh_rotates_and_reuse_ends_the_family(mockidp, http) -> None:
     query, verifier = sign_in(mockidp)
     first = exchange(http, query["code"], verifier).json()
 
@@ -152,7 +112,7 @@ def test_refresh_rotates_and_reuse_ends_the_family(mockidp, http) -> None:  # ty
     oauth_error(refresh(second["refresh_token"]), 400, "invalid_grant")  # ...ends every token of the sign-in (RFC 9700 §4.14.2)
 
 
-def test_token_endpoint_errors(mockidp, http) -> None:  # type: ignore[no-untyped-def]
+def test_token_endpoint_errors(mockidp, http) -> None:
     oauth_error(http.post("/pfw/oauth2/token", data={}, auth=(CLIENT, SECRET)), 400, "invalid_request")
     oauth_error(http.post("/pfw/oauth2/token", data={"grant_type": "password"}, auth=(CLIENT, SECRET)), 400, "unsupported_grant_type")
     bad = http.post("/pfw/oauth2/token", data={"grant_type": "refresh_token", "refresh_token": "x"}, auth=(CLIENT, "wrong"))
@@ -162,21 +122,21 @@ def test_token_endpoint_errors(mockidp, http) -> None:  # type: ignore[no-untype
                           headers={"content-type": "application/x-www-form-urlencoded"}, auth=(CLIENT, SECRET)), 400, "invalid_request")
 
 
-def test_public_client_exchanges_with_pkce_alone(mockidp, http) -> None:  # type: ignore[no-untyped-def]
+def test_public_client_exchanges_with_pkce_alone(mockidp, http) -> None:
     query, verifier = sign_in(mockidp, client=SPA, redirect=SPA_REDIRECT)
     token = http.post("/pfw/oauth2/token", data={"grant_type": "authorization_code", "client_id": SPA, "code": query["code"],
                                                  "redirect_uri": SPA_REDIRECT, "code_verifier": verifier})
     assert token.status_code == 200 and token.json()["access_token"]
 
 
-def test_userinfo_refuses_foreign_tokens(mockidp, http) -> None:  # type: ignore[no-untyped-def]
+def test_userinfo_refuses_foreign_tokens(mockidp, http) -> None:
     liam = http.post("/lumen/oauth/v2/token", data={"grant_type": "client_credentials"},
                      auth=("55555555-5555-5555-5555-555555555555", "demo-b2c-secret")).json()["access_token"]
     assert http.get("/pfw/oauth2/userinfo", headers={"authorization": f"Bearer {liam}"}).status_code == 401
     assert http.get("/pfw/oauth2/userinfo").headers["www-authenticate"] == 'Bearer realm="pfw"'
 
 
-def test_discovery_and_keys(mockidp, http) -> None:  # type: ignore[no-untyped-def]
+def test_discovery_and_keys(mockidp, http) -> None:
     meta = http.get("/pfw/.well-known/openid-configuration").json()
     base = mockidp.base("pfw")
     assert meta["issuer"] == base and meta["token_endpoint"] == base + "/oauth2/token"

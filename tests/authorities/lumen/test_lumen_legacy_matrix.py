@@ -8,7 +8,7 @@ import re
 
 import httpx
 import pytest
-from test_pfw_flow import exchange, sign_in  # the PFW sign-in through the login page
+from pfw_login import exchange, sign_in  # the PFW sign-in through the login page
 
 ROUTES = {  # route -> the mechanisms the default world lets it accept
     "/lumen/Customer/v1/customerAccount": {"LIAM"},
@@ -21,7 +21,7 @@ MECHANISMS = ("LIAM", "PFW", "APIGEE", "Digest")
 HEADERS = {"x-billing-account-number": "5-ABCDEF12", "x-customer-number": "1-DEMO1234"}
 
 
-def credentials(mockidp, http, mechanism: str) -> httpx.Auth | dict[str, str]:  # type: ignore[no-untyped-def]
+def credentials(mockidp, http, mechanism: str) -> httpx.Auth | dict[str, str]:
     grant = {"grant_type": "client_credentials"}
     if mechanism == "LIAM":
         token = http.post("/lumen/oauth/v2/token", data=grant, auth=("55555555-5555-5555-5555-555555555555", "demo-b2c-secret")).json()["access_token"]
@@ -36,18 +36,18 @@ def credentials(mockidp, http, mechanism: str) -> httpx.Auth | dict[str, str]:  
 
 
 @pytest.fixture
-def presented(mockidp, http) -> dict[str, httpx.Auth | dict[str, str]]:  # type: ignore[no-untyped-def]
+def presented(mockidp, http) -> dict[str, httpx.Auth | dict[str, str]]:
     return {m: credentials(mockidp, http, m) for m in MECHANISMS}
 
 
-def call(http, route: str, creds: httpx.Auth | dict[str, str]) -> httpx.Response:  # type: ignore[no-untyped-def]
+def call(http, route: str, creds: httpx.Auth | dict[str, str]) -> httpx.Response:
     headers = {**HEADERS, "x-level3-application-key": "DEMO-APP-KEY-0001"}
     if isinstance(creds, dict):
         return http.get(route, headers={**headers, **creds})
     return http.get(route, headers=headers, auth=creds)
 
 
-def test_each_mechanism_only_where_accepted(http, presented) -> None:  # type: ignore[no-untyped-def]
+def test_each_mechanism_only_where_accepted(http, presented) -> None:
     for (route, accepted), mechanism in itertools.product(ROUTES.items(), MECHANISMS):
         response = call(http, route, presented[mechanism])
         if mechanism in accepted:
@@ -58,7 +58,7 @@ def test_each_mechanism_only_where_accepted(http, presented) -> None:  # type: i
             assert response.json()["code"] in ("invalidToken", "missingCredentials"), (route, mechanism, response.text)
 
 
-def test_digest_only_on_digest_routes_and_deprecated(http, presented) -> None:  # type: ignore[no-untyped-def]
+def test_digest_only_on_digest_routes_and_deprecated(http, presented) -> None:
     mixed = call(http, "/lumen/Inventory/v1/services", presented["Digest"])
     assert mixed.status_code == 200 and mixed.headers["deprecation"] == "true"
     liam = call(http, "/lumen/Inventory/v1/services", presented["LIAM"])
@@ -68,6 +68,6 @@ def test_digest_only_on_digest_routes_and_deprecated(http, presented) -> None:  
     assert "www-authenticate" not in call(http, "/lumen/Customer/v1/customerAccount", presented["Digest"]).headers
 
 
-def test_pfw_person_with_several_customers(mockidp, http, presented) -> None:  # type: ignore[no-untyped-def]
+def test_pfw_person_with_several_customers(mockidp, http, presented) -> None:
     wrong = http.get("/lumen/ControlCenter/v1/accounts", headers={**presented["PFW"], "x-customer-number": "1-SOMEONE0"})  # type: ignore[dict-item]
     assert wrong.status_code == 403 and wrong.json()["code"] == "customerNotAuthorized"
