@@ -4,7 +4,7 @@ What is checked here holds for every authority, whatever a client registered: `u
 (`http://localhost@evil.example/`: the browser goes to evil.example), URIs that already carry authorization-response
 parameters (the attacker's `code` / `state` would come first, RFC 9207's mix-up), fragments (RFC 6749 §3.1.2), and
 schemes other than http(s) for a confidential web client (`javascript:`, `data:`). How a URI is matched against
-what was registered is the authority's: `pattern_match` is Keycloak's, Entra's is in entra_browser.py."""
+what was registered is the authority's: `pattern_match` is Keycloak's, Entra's is in authorities/entra/browser.py."""
 
 from __future__ import annotations
 

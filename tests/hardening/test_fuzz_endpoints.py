@@ -214,7 +214,7 @@ def test_token_endpoint_rejects_duplicated_and_mistyped_parameters(mockidp: Any,
     check_response(resp, authority, endpoint, f"POST {url} {case}")
 
 
-# Found by this fuzz (a 500: urlsplit of a malformed authorization_endpoint raised ValueError), fixed in entra.py.
+# Found by this fuzz (a 500: urlsplit of a malformed authorization_endpoint raised ValueError), fixed in authorities/entra/.
 @pytest.mark.parametrize("endpoint", ["https://[broken/common/oauth2/v2.0/authorize", "https://login.microsoftonline.com:x/common/oauth2/v2.0/authorize"])
 def test_entra_instance_discovery_with_a_malformed_authorization_endpoint_is_not_a_500(mockidp: Any, endpoint: str) -> None:
     with mockidp.http(timeout=TIMEOUT) as client:
