@@ -3,12 +3,16 @@ button, and an error page that does NOT redirect (RFC 6749 §4.1.2.1: bad client
 
 from __future__ import annotations
 
+import hmac
+from collections.abc import Callable
+from dataclasses import dataclass
 from functools import cache
+from typing import Generic, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from mockidp.request import Reply
+from mockidp.request import Reply, Request
 
 AUTHORIZE_PARAMS = ("response_type", "client_id", "redirect_uri", "scope", "state", "nonce", "code_challenge", "code_challenge_method", "response_mode", "prompt", "login_hint")
 
@@ -43,3 +47,42 @@ def error_redirect(redirect_uri: str, error: str, description: str, state: str |
     reply = redirect_with(redirect_uri, {"error": error, "error_description": description, "state": state, "iss": iss})
     reply.error = error
     return reply
+
+
+U = TypeVar("U")
+
+
+@dataclass(frozen=True)
+class SignIn(Generic[U]):
+    """The login step of an authorization endpoint, once for every authority that shows one (Avaya's Keycloak,
+    PFW, Entra): GET shows the form with one-click demo users; a POST signs in a demo user by name, or a person by
+    username and password. The authority gives its users, its title and its texts."""
+
+    title: str
+    find: Callable[[str], U | None]  # a user by the name typed, case-insensitively
+    password_of: Callable[[U], str]
+    enabled: Callable[[U], bool]
+    demo_users: list[str]
+    invalid: str = "Invalid username or password."
+    disabled: str | None = None  # the vendor's text for a disabled account; None: it reads as bad credentials
+    prefill_login_hint: bool = False  # Entra fills the username in from login_hint
+
+    def step(self, req: Request, params: dict[str, str]) -> Reply | U | None:
+        """The page to show (GET, or a failed sign-in with the vendor's error), the user who signed in, or None
+        when the person pressed Deny (the authority answers access_denied in its own words)."""
+        action = req.base + req.path
+        if req.method == "GET":
+            hint = params.get("login_hint", "") if self.prefill_login_hint else ""
+            return login_page(self.title, action, params, self.demo_users, username=hint)
+        if req.form.get("action") == "deny":
+            return None
+        demo = req.form.get("demo_user")
+        username = demo or req.form.get("username", "")
+        user = self.find(username)
+        if user is not None and not demo and not hmac.compare_digest(req.form.get("password", "").encode(), self.password_of(user).encode()):
+            user = None
+        if user is None:
+            return login_page(self.title, action, params, self.demo_users, error=self.invalid, username=username)
+        if not self.enabled(user):
+            return login_page(self.title, action, params, self.demo_users, error=self.disabled or self.invalid, username=username)
+        return user

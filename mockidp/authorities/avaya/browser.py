@@ -14,7 +14,7 @@ from mockidp.authorities.avaya.tokens import CODE
 from mockidp.authorities.avaya.world import AvayaClient
 from mockidp.errors import OAuthError
 from mockidp.oauth import pkce
-from mockidp.oauth.pages import error_page, error_redirect, login_page, redirect_with
+from mockidp.oauth.pages import SignIn, error_page, error_redirect, redirect_with
 from mockidp.oauth.redirects import allowed
 from mockidp.request import Reply, Request
 from mockidp.tokens import TokenInvalid, verify
@@ -54,22 +54,14 @@ class AvayaBrowser:
             scopes = granted_scopes(client, params.get("scope"))
         except OAuthError:
             return fail("invalid_scope", "Invalid scopes: " + params.get("scope", ""))
-        action = req.base + req.path
-        demo = [u.username for u in realm.config.users if u.enabled]
-        if req.method == "GET":
-            return login_page(auth.title, action, params, demo)
-        if req.form.get("action") == "deny":
+        signed_in = SignIn(auth.title, lambda name: realm.users.get(name.lower()), lambda u: u.password, lambda u: u.enabled,
+                           [u.username for u in realm.config.users if u.enabled],
+                           disabled="Account is disabled, contact your administrator.").step(req, params)
+        if signed_in is None:
             return fail("access_denied", "User denied the request")
-        if req.form.get("demo_user"):
-            username = req.form["demo_user"]
-            user = realm.users.get(username.lower())
-        else:
-            username = req.form.get("username", "")
-            user = realm.user_by_password(username, req.form.get("password", ""))
-        if user is None:
-            return login_page(auth.title, action, params, demo, error="Invalid username or password.", username=username)
-        if not user.enabled:
-            return login_page(auth.title, action, params, demo, error="Account is disabled, contact your administrator.", username=username)
+        if isinstance(signed_in, Reply):
+            return signed_in
+        user = signed_in
         session = auth.tokens.new_session(realm, client, user, browser=True)
         code = f"{uuid.uuid4()}.{session['sid']}.{uuid.uuid4()}"  # Keycloak's code shape: uuid.session.uuid
         auth.services.store.put(CODE, code, {

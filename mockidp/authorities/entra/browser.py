@@ -10,7 +10,6 @@ declined to consent" (AADSTS65004)."""
 
 from __future__ import annotations
 
-import hmac
 import html
 import uuid
 from typing import Any
@@ -25,7 +24,7 @@ from mockidp.authorities.entra.tenant import app_of
 from mockidp.authorities.entra.world import EntraApp, EntraTenant
 from mockidp.errors import OAuthError
 from mockidp.oauth import pkce
-from mockidp.oauth.pages import error_page, login_page, redirect_with
+from mockidp.oauth.pages import SignIn, error_page, redirect_with
 from mockidp.oauth.redirects import allowed
 from mockidp.request import Reply, Request
 from mockidp.tokens import TokenInvalid, peek, verify
@@ -119,20 +118,15 @@ class EntraBrowser:
         if prompt is not None and prompt not in PROMPTS:
             return fail("invalid_request", 9002313, f"Invalid request. Request is malformed or invalid. (prompt '{prompt}')")
 
-        action = req.base + req.path
-        demo = [u.user_principal_name for u in tenant.users if u.account_enabled]
-        if req.method == "GET":
-            return login_page(entra.title, action, params, demo, username=params.get("login_hint", ""))
-        if req.form.get("action") == "deny":
+        signed_in = SignIn(entra.title, lambda name: next((u for u in tenant.users if u.user_principal_name.lower() == name.lower()), None),
+                           lambda u: u.password, lambda u: u.account_enabled, [u.user_principal_name for u in tenant.users if u.account_enabled],
+                           invalid=BAD_PASSWORD, disabled="Your account has been locked. Contact your support person to unlock it, then try again.",
+                           prefill_login_hint=True).step(req, params)
+        if signed_in is None:
             return fail("access_denied", 65004, "User declined to consent to access the app.")
-        username = req.form.get("demo_user") or req.form.get("username", "")
-        user = next((u for u in tenant.users if u.user_principal_name.lower() == username.lower()), None)
-        if user is not None and not req.form.get("demo_user") and not _same(req.form.get("password", ""), user.password):
-            user = None
-        if user is None:
-            return login_page(entra.title, action, params, demo, error=BAD_PASSWORD, username=username)
-        if not user.account_enabled:
-            return login_page(entra.title, action, params, demo, error="Your account has been locked. Contact your support person to unlock it, then try again.", username=username)
+        if isinstance(signed_in, Reply):
+            return signed_in
+        user = signed_in
         return self.sign_in(tenant, app, user.user_principal_name, redirect_uri, mode, params, asked.oidc, method)
 
     def sign_in(self, tenant: EntraTenant, app: EntraApp, upn: str, redirect_uri: str, mode: str, params: dict[str, str],
@@ -234,7 +228,3 @@ def render_graph_error(err: OAuthError, req: Request | None) -> Reply:
 def graph_error(code: str, message: str) -> Reply:
     body = {"error": {"code": code, "message": message, "innerError": {"request-id": str(uuid.uuid4())}}}
     return Reply(401, json=body, headers={"www-authenticate": 'Bearer realm="", authorization_uri="https://login.microsoftonline.com/common/oauth2/authorize"'}, error="invalid_token")
-
-
-def _same(given: str, expected: str) -> bool:
-    return hmac.compare_digest(given.encode(), expected.encode())

@@ -19,7 +19,7 @@ from mockidp.errors import OAuthError
 from mockidp.oauth import pkce
 from mockidp.oauth.clientauth import MixedCredentials, presented_credentials
 from mockidp.oauth.codes import Grants
-from mockidp.oauth.pages import error_page, error_redirect, login_page, redirect_with
+from mockidp.oauth.pages import SignIn, error_page, error_redirect, redirect_with
 from mockidp.oauth.redirects import allowed
 from mockidp.oauth.token_endpoint import NO_STORE, TokenEndpoint, token_reply
 from mockidp.request import Reply, Request
@@ -131,18 +131,13 @@ class Pfw(Authority):
         scopes = (params.get("scope") or "openid").split()
         if any(s not in SCOPES for s in scopes):
             return fail("invalid_scope", f"Unknown scope: {' '.join(s for s in scopes if s not in SCOPES)}")
-        action = req.base + req.path
-        demo = [u.username for u in self.config.users if u.enabled]
-        if req.method == "GET":
-            return login_page(self.title, action, params, demo)
-        if req.form.get("action") == "deny":
+        signed_in = SignIn(self.title, lambda name: self.users.get(name.lower()), lambda u: u.password, lambda u: u.enabled,
+                           [u.username for u in self.config.users if u.enabled]).step(req, params)
+        if signed_in is None:
             return fail("access_denied", "The user denied the request")
-        username = req.form.get("demo_user") or req.form.get("username", "")
-        user = self.users.get(username.lower())
-        if not req.form.get("demo_user") and (user is None or not hmac.compare_digest(req.form.get("password", "").encode(), user.password.encode())):
-            user = None
-        if user is None or not user.enabled:
-            return login_page(self.title, action, params, demo, error="Invalid username or password.", username=username)
+        if isinstance(signed_in, Reply):
+            return signed_in
+        user = signed_in
         now = self.now
         family = self.grants.start_family({"username": user.username, "client_id": client.client_id, "auth_time": int(now)},
                                           now + self.config.refresh_token_lifetime)
