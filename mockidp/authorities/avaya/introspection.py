@@ -8,6 +8,8 @@ from mockidp.authorities.avaya.browser import AvayaBrowser
 from mockidp.authorities.avaya.clientauth import authenticate_client
 from mockidp.authorities.avaya.context import AvayaContext
 from mockidp.authorities.avaya.errors import kc_error
+from mockidp.authorities.avaya.realm import Realm
+from mockidp.authorities.avaya.world import AvayaClient
 from mockidp.errors import OAuthError
 from mockidp.oauth.token_endpoint import NO_STORE
 from mockidp.request import Reply, Request
@@ -54,12 +56,17 @@ class AvayaIntrospection:
         out.update({"client_id": claims.get("azp"), "username": claims.get("preferred_username"), "token_type": claims.get("typ"), "active": True})
         return Reply(json=out)
 
-    def revoke(self, req: Request) -> Reply:
+    def _client_and(self, req: Request, name: str, missing: str) -> tuple[Realm, AvayaClient, str]:
+        """Revocation and logout both start so: the realm, the client authenticated, a required parameter."""
         realm = self.ctx.realm_of(req)
         client = authenticate_client(self.ctx.services, realm, req)
-        token = req.param("token")
-        if token is None:
-            raise kc_error("invalid_request", "Missing token parameter")
+        value = req.param(name)
+        if value is None:
+            raise kc_error("invalid_request", missing)
+        return realm, client, value
+
+    def revoke(self, req: Request) -> Reply:
+        realm, client, token = self._client_and(req, "token", "Missing token parameter")
         tokens = self.ctx.tokens
         refresh = tokens.live_refresh_claims(realm, token)
         if refresh is not None and refresh["azp"] == client.client_id:
@@ -77,10 +84,7 @@ class AvayaIntrospection:
         realm = self.ctx.realm_of(req)
         if req.method == "GET":
             return AvayaBrowser(self.ctx).logout_page(realm, req)
-        client = authenticate_client(self.ctx.services, realm, req)
-        token = req.param("refresh_token")
-        if token is None:
-            raise kc_error("invalid_request", "Missing parameter: refresh_token")
+        realm, client, token = self._client_and(req, "refresh_token", "Missing parameter: refresh_token")
         tokens = self.ctx.tokens
         claims = tokens.refresh_claims(realm, token)
         if claims.get("azp") != client.client_id or not tokens.end_session(tokens.session_of(claims)):
