@@ -42,13 +42,17 @@ class UserGrants:
     def __init__(self, entra: EntraContext) -> None:
         self.entra = entra
 
+    @staticmethod
+    def required(req: Request, name: str) -> str:
+        """The secret a user grant redeems (`code`, `refresh_token`): AADSTS900144 when it is not sent."""
+        value = req.param(name)
+        if value is None:
+            raise missing(name)
+        return value
+
     def redeem_code(self, tenant: EntraTenant, client: Client, req: Request) -> Reply:
-        app, acr = client.app, client.acr
-        code = req.param("code")
-        if code is None:
-            raise missing("code")
-        now = self.entra.now
-        store = self.entra.services.store
+        app, acr, code = client.app, client.acr, self.required(req, "code")
+        now, store = self.entra.now, self.entra.services.store
         grant = grants(self.entra).spend("code", code, now)  # spent whatever follows: a code is tried once
         if grant is None:
             if store.get(USED_CODE, code, now) is not None:  # replayed: spend() has ended its sign-in too
@@ -75,12 +79,8 @@ class UserGrants:
         return self.issue(req, tenant, app, acr, user, asked, grant["family"], nonce=grant.get("nonce"))
 
     def refresh(self, tenant: EntraTenant, client: Client, req: Request) -> Reply:
-        app, acr = client.app, client.acr
-        token = req.param("refresh_token")
-        if token is None:
-            raise missing("refresh_token")
-        now = self.entra.now
-        store = self.entra.services.store
+        app, acr, token = client.app, client.acr, self.required(req, "refresh_token")
+        now, store = self.entra.now, self.entra.services.store
         held = grants(self.entra).peek("refresh", token, now)
         if held is not None and (held["tenant_id"] != tenant.tenant_id or held["client_id"] != app.app_id):
             raise invalid_grant(70000, "Provided grant is invalid or malformed.")  # not this client's to spend
