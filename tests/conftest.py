@@ -20,13 +20,13 @@ KEYS = PACKAGE_KEYS  # the development keys, package data (mockidp/data/keys)
 
 
 @pytest.fixture
-def http(mockidp):  # type: ignore[no-untyped-def]
+def http(mockidp):
     with mockidp.http() as client:
         yield client
 
 
 @pytest.fixture(scope="session")
-def two_loop_server(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+def two_loop_server(tmp_path_factory: pytest.TempPathFactory):
     """A second server with two event loops on two threads (`MockIdpServer(threads=2)`), for tests that need
     handlers running at the same time. Tests reset its engine themselves."""
     state = tmp_path_factory.mktemp("two-loops")

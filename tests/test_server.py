@@ -14,7 +14,7 @@ TOKEN = "/avaya/auth/realms/demo-account/protocol/openid-connect/token"
 CC = {"grant_type": "client_credentials", "client_id": "demo-client", "client_secret": "demo-client-secret"}
 
 
-def test_healthz_over_https_with_the_printed_ca(mockidp) -> None:  # type: ignore[no-untyped-def]
+def test_healthz_over_https_with_the_printed_ca(mockidp) -> None:
     assert mockidp.url.startswith("https://127.0.0.1:")
     response = httpx.get(mockidp.url + "/healthz", verify=ssl.create_default_context(cafile=mockidp.ca_bundle))
     assert (response.status_code, response.json()) == (200, {"status": "ok"})
@@ -22,7 +22,7 @@ def test_healthz_over_https_with_the_printed_ca(mockidp) -> None:  # type: ignor
         httpx.get(mockidp.url + "/healthz", verify=True)
 
 
-def test_certificate_covers_real_hostnames(mockidp) -> None:  # type: ignore[no-untyped-def]
+def test_certificate_covers_real_hostnames(mockidp) -> None:
     from cryptography import x509
 
     pem = (mockidp.server.tls_files.server_pem).read_bytes()
@@ -34,14 +34,14 @@ def test_certificate_covers_real_hostnames(mockidp) -> None:  # type: ignore[no-
     assert {"127.0.0.1", "::1"} <= ips
 
 
-def test_unknown_path_is_json_404(http) -> None:  # type: ignore[no-untyped-def]
+def test_unknown_path_is_json_404(http) -> None:
     response = http.get("/no/such/thing")
     assert response.status_code == 404
     assert response.json()["error"] == "not_found"
     assert http.delete("/healthz").status_code == 405
 
 
-def test_world_endpoint_lists_authorities_and_secrets(http) -> None:  # type: ignore[no-untyped-def]
+def test_world_endpoint_lists_authorities_and_secrets(http) -> None:
     world = http.get("/_mockidp/world").json()
     assert set(world["authorities"]) == {"avaya", "entra", "b2c", "lumen", "pfw", "opengateway"}
     assert world["avaya"]["realms"][0]["clients"][0]["secret"] == "demo-client-secret"
@@ -57,18 +57,18 @@ def test_world_endpoint_lists_authorities_and_secrets(http) -> None:  # type: ig
         ("sandbox.opengateway.telefonica.com", "/apigateway/.well-known/openid-configuration", "https://sandbox.opengateway.telefonica.com/apigateway"),
     ],
 )
-def test_real_hostnames_are_served_at_the_root(http, host: str, path: str, issuer: str) -> None:  # type: ignore[no-untyped-def]
+def test_real_hostnames_are_served_at_the_root(http, host: str, path: str, issuer: str) -> None:
     response = http.get(path, headers={"host": host})
     assert response.status_code == 200, response.text
     assert response.json()["issuer"] == issuer
 
 
-def test_issuer_follows_forwarded_headers(http) -> None:  # type: ignore[no-untyped-def]
+def test_issuer_follows_forwarded_headers(http) -> None:
     response = http.get("/avaya/auth/realms/demo-account/.well-known/openid-configuration", headers={"x-forwarded-proto": "https", "x-forwarded-host": "idp.example.test:9443"})
     assert response.json()["issuer"] == "https://idp.example.test:9443/avaya/auth/realms/demo-account"
 
 
-def test_journal_records_requests_with_secrets_masked(mockidp, http) -> None:  # type: ignore[no-untyped-def]
+def test_journal_records_requests_with_secrets_masked(mockidp, http) -> None:
     assert http.post(TOKEN, data=CC).status_code == 200
     assert http.post(TOKEN, data={**CC, "client_secret": "wrong"}).status_code == 401
     entries = mockidp.journal.entries(authority="avaya", endpoint="token")
@@ -80,7 +80,7 @@ def test_journal_records_requests_with_secrets_masked(mockidp, http) -> None:  #
     assert len(over_http) == 2
 
 
-def test_journal_is_bounded(mockidp, http) -> None:  # type: ignore[no-untyped-def]
+def test_journal_is_bounded(mockidp, http) -> None:
     journal = mockidp.journal
     old, journal.maxlen = journal.maxlen, 3
     try:
@@ -92,7 +92,7 @@ def test_journal_is_bounded(mockidp, http) -> None:  # type: ignore[no-untyped-d
         journal.maxlen = old
 
 
-def test_fault_status_body_then_normal(mockidp, http) -> None:  # type: ignore[no-untyped-def]
+def test_fault_status_body_then_normal(mockidp, http) -> None:
     mockidp.faults.add(Fault(authority="avaya", endpoint="token", status=503, body={"oops": True}, times=2, retry_after=7))
     first, second, third = (http.post(TOKEN, data=CC) for _ in range(3))
     assert (first.status_code, first.json(), first.headers["retry-after"]) == (503, {"oops": True}, "7")
@@ -100,7 +100,7 @@ def test_fault_status_body_then_normal(mockidp, http) -> None:  # type: ignore[n
     assert third.status_code == 200
 
 
-def test_fault_named_error_in_authority_shape_and_match(mockidp, http) -> None:  # type: ignore[no-untyped-def]
+def test_fault_named_error_in_authority_shape_and_match(mockidp, http) -> None:
     mockidp.faults.add(Fault(authority="avaya", endpoint="token", error="invalid_grant", match={"client_id": "other"}))
     assert http.post(TOKEN, data=CC).status_code == 200  # does not match demo-client
     response = http.post(TOKEN, data={**CC, "client_id": "other"})
@@ -109,7 +109,7 @@ def test_fault_named_error_in_authority_shape_and_match(mockidp, http) -> None: 
     assert mockidp.faults.pending() == []
 
 
-def test_fault_delay_and_malformed(mockidp, http) -> None:  # type: ignore[no-untyped-def]
+def test_fault_delay_and_malformed(mockidp, http) -> None:
     mockidp.faults.add(Fault(endpoint="token", delay=0.3, malformed=True))
     started = time.perf_counter()
     response = http.post(TOKEN, data=CC)
@@ -119,7 +119,7 @@ def test_fault_delay_and_malformed(mockidp, http) -> None:  # type: ignore[no-un
         response.json()
 
 
-def test_fault_dropped_connection(mockidp, http) -> None:  # type: ignore[no-untyped-def]
+def test_fault_dropped_connection(mockidp, http) -> None:
     mockidp.faults.add(Fault(authority="avaya", endpoint="token", drop=True))
     with pytest.raises(httpx.HTTPError):
         http.post(TOKEN, data=CC)
@@ -129,7 +129,7 @@ def test_fault_dropped_connection(mockidp, http) -> None:  # type: ignore[no-unt
     assert served["status"] == 200
 
 
-def test_faults_over_http_control(mockidp, http) -> None:  # type: ignore[no-untyped-def]
+def test_faults_over_http_control(mockidp, http) -> None:
     created = http.post("/_mockidp/faults", json={"authority": "avaya", "endpoint": "token", "status": 429, "retry_after": 1})
     assert created.status_code == 201
     assert [f["id"] for f in http.get("/_mockidp/faults").json()] == [created.json()["id"]]
@@ -138,10 +138,10 @@ def test_faults_over_http_control(mockidp, http) -> None:  # type: ignore[no-unt
     assert http.post("/_mockidp/faults", json={"authority": "nope"}).status_code == 404
 
 
-def test_unhandled_exception_is_500_in_authority_shape_and_recorded(mockidp, http, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_unhandled_exception_is_500_in_authority_shape_and_recorded(mockidp, http, monkeypatch) -> None:
     avaya = mockidp.authority("avaya")
 
-    def boom(*args, **kwargs):  # type: ignore[no-untyped-def]
+    def boom(*args, **kwargs):
         raise RuntimeError("planned failure")
 
     monkeypatch.setattr(avaya, "grant_client_credentials", boom)
@@ -153,7 +153,7 @@ def test_unhandled_exception_is_500_in_authority_shape_and_recorded(mockidp, htt
     mockidp.engine.server_errors.clear()  # this test planned it; the fixture fails any test that did not
 
 
-def test_oversized_and_non_utf8_bodies(http) -> None:  # type: ignore[no-untyped-def]
+def test_oversized_and_non_utf8_bodies(http) -> None:
     big = http.post(TOKEN, content=b"a=" + b"x" * (1024 * 1024 + 10), headers={"content-type": "application/x-www-form-urlencoded"})
     assert big.status_code == 413
     assert big.json()["error"] == "invalid_request"
@@ -161,7 +161,7 @@ def test_oversized_and_non_utf8_bodies(http) -> None:  # type: ignore[no-untyped
     assert bad.status_code == 400 and bad.json()["error"] == "invalid_request"
 
 
-def test_time_control_over_http(mockidp, http) -> None:  # type: ignore[no-untyped-def]
+def test_time_control_over_http(mockidp, http) -> None:
     before = mockidp.clock.now()
     moved = http.post("/_mockidp/time", json={"advance": 1000}).json()
     assert moved["now"] >= before + 1000
@@ -170,7 +170,7 @@ def test_time_control_over_http(mockidp, http) -> None:  # type: ignore[no-untyp
     assert mockidp.clock.now() < before + 100
 
 
-def test_reset_restores_rotated_keys_and_state(mockidp, http) -> None:  # type: ignore[no-untyped-def]
+def test_reset_restores_rotated_keys_and_state(mockidp, http) -> None:
     keyset = mockidp.authority("avaya").realms["demo-account"].keyset
     kid = keyset.active.kid
     keyset.rotate()
@@ -181,13 +181,13 @@ def test_reset_restores_rotated_keys_and_state(mockidp, http) -> None:  # type: 
 
 
 @pytest.mark.mockidp(world={"server": {"base_url": "https://idp.example.test"}, "avaya": {"realms": [{"account_id": "fixed"}]}})
-def test_world_can_fix_the_issuer_base(http) -> None:  # type: ignore[no-untyped-def]
+def test_world_can_fix_the_issuer_base(http) -> None:
     discovery = http.get("/avaya/auth/realms/fixed/.well-known/openid-configuration", headers={"x-forwarded-host": "ignored.example"}).json()
     assert discovery["issuer"] == "https://idp.example.test/avaya/auth/realms/fixed"
     assert discovery["token_endpoint"] == "https://idp.example.test/avaya/auth/realms/fixed/protocol/openid-connect/token"
 
 
-def _raw_tls(mockidp):  # type: ignore[no-untyped-def]
+def _raw_tls(mockidp):
     import socket
 
     context = ssl.create_default_context(cafile=mockidp.ca_bundle)
@@ -202,7 +202,7 @@ def _token_request(connection: str = "keep-alive") -> bytes:
     return head.encode() + body
 
 
-def test_a_response_leaves_as_one_tls_record(mockidp) -> None:  # type: ignore[no-untyped-def]
+def test_a_response_leaves_as_one_tls_record(mockidp) -> None:
     # SSL_read never returns more than one record: a head and a body written apart (uvicorn's way) come back from
     # two reads. One read holding the whole response shows they went out together (server.CorkedTransport).
     with _raw_tls(mockidp) as tls:
@@ -214,7 +214,7 @@ def test_a_response_leaves_as_one_tls_record(mockidp) -> None:  # type: ignore[n
     assert len(body) == length and b'"access_token"' in body
 
 
-def test_pipelined_requests_get_their_responses_in_order_and_close_is_honoured(mockidp) -> None:  # type: ignore[no-untyped-def]
+def test_pipelined_requests_get_their_responses_in_order_and_close_is_honoured(mockidp) -> None:
     with _raw_tls(mockidp) as tls:
         tls.sendall(_token_request() + b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" + _token_request("close"))
         received = b""

@@ -26,7 +26,7 @@ JWT_CLIENT_KEY = (KEYS / "avaya-demo-jwt-client.key.pem").read_text()  # develop
 REDIRECT = "http://127.0.0.1:9/callback"  # never reached: the test reads the Location header, as a browser would follow it
 
 
-def urls(mockidp) -> tuple[str, str, str]:  # type: ignore[no-untyped-def]
+def urls(mockidp) -> tuple[str, str, str]:
     oidc = mockidp.base("avaya") + "/auth/realms/demo-account/protocol/openid-connect"
     return oidc + "/auth", oidc + "/token", oidc + "/certs"
 
@@ -39,7 +39,7 @@ def claims_of(token: str) -> dict:
 
 
 @pytest.mark.parametrize("method", ["client_secret_basic", "client_secret_post"])
-def test_client_credentials_with_a_secret(mockidp, method) -> None:  # type: ignore[no-untyped-def]
+def test_client_credentials_with_a_secret(mockidp, method) -> None:
     _, token_url, _ = urls(mockidp)
     with OAuth2Client("demo-client", "demo-client-secret", token_endpoint_auth_method=method, verify=mockidp.ssl_context) as client:
         token = client.fetch_token(token_url, grant_type="client_credentials")
@@ -52,7 +52,7 @@ def test_client_credentials_with_a_secret(mockidp, method) -> None:  # type: ign
         assert sent["params"]["client_secret"] == "***" and "authorization" not in sent["headers"]
 
 
-def test_client_credentials_with_private_key_jwt(mockidp) -> None:  # type: ignore[no-untyped-def]
+def test_client_credentials_with_private_key_jwt(mockidp) -> None:
     _, token_url, _ = urls(mockidp)
     with OAuth2Client("demo-jwt-client", JWT_CLIENT_KEY, token_endpoint_auth_method="private_key_jwt", verify=mockidp.ssl_context) as client:
         client.register_client_auth_method(PrivateKeyJWT(token_url))
@@ -63,7 +63,7 @@ def test_client_credentials_with_private_key_jwt(mockidp) -> None:  # type: igno
     assert mockidp.journal.entries(endpoint="token")[-1]["params"]["client_assertion"] == "***"
 
 
-def test_private_key_jwt_replay_and_wrong_key_are_refused(mockidp) -> None:  # type: ignore[no-untyped-def]
+def test_private_key_jwt_replay_and_wrong_key_are_refused(mockidp) -> None:
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import rsa
 
@@ -85,7 +85,7 @@ def test_private_key_jwt_replay_and_wrong_key_are_refused(mockidp) -> None:  # t
     assert "unauthorized_client" in str(refused.value)
 
 
-def test_async_client_credentials_all_three_methods(mockidp) -> None:  # type: ignore[no-untyped-def]
+def test_async_client_credentials_all_three_methods(mockidp) -> None:
     _, token_url, _ = urls(mockidp)
 
     async def run() -> list[str]:
@@ -105,7 +105,7 @@ def test_async_client_credentials_all_three_methods(mockidp) -> None:  # type: i
 # --- the login page, as a browser sees it ----------------------------------------------------------------
 
 
-def browser_login(mockidp, auth_url: str, button: str = "kc-login", **typed: str) -> httpx.Response:  # type: ignore[no-untyped-def]
+def browser_login(mockidp, auth_url: str, button: str = "kc-login", **typed: str) -> httpx.Response:
     """GET the authorization URL, then press a button of the page; the answer is the redirect (not followed)."""
     with httpx.Client(verify=mockidp.ssl_context) as browser:
         page = browser.get(auth_url)
@@ -120,7 +120,7 @@ def redirected_to(answer: httpx.Response) -> tuple[str, dict[str, str]]:
     return location.split("?")[0], {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
 
 
-def verified(mockidp, token: str, audience: str) -> dict:  # type: ignore[no-untyped-def]
+def verified(mockidp, token: str, audience: str) -> dict:
     _, _, certs = urls(mockidp)
     with mockidp.http() as http:
         jwks = http.get(certs).json()
@@ -129,7 +129,7 @@ def verified(mockidp, token: str, audience: str) -> dict:  # type: ignore[no-unt
 
 
 @pytest.mark.parametrize("method", ["S256", "plain"])
-def test_authorization_code_with_pkce_through_the_login_form(mockidp, method) -> None:  # type: ignore[no-untyped-def]
+def test_authorization_code_with_pkce_through_the_login_form(mockidp, method) -> None:
     auth_url, token_url, _ = urls(mockidp)
     verifier, nonce = secrets.token_urlsafe(48), secrets.token_urlsafe(12)
     with OAuth2Client("demo-spa", redirect_uri=REDIRECT, scope="openid", token_endpoint_auth_method="none",
@@ -151,7 +151,7 @@ def test_authorization_code_with_pkce_through_the_login_form(mockidp, method) ->
     assert exchanged["params"]["code_verifier"] == "***" and exchanged["client_id"] == "demo-spa"
 
 
-def test_one_click_demo_user_and_a_confidential_client(mockidp) -> None:  # type: ignore[no-untyped-def]
+def test_one_click_demo_user_and_a_confidential_client(mockidp) -> None:
     auth_url, token_url, _ = urls(mockidp)
     with OAuth2Client("demo-client", "demo-client-secret", redirect_uri=REDIRECT, scope="openid interactions", verify=mockidp.ssl_context) as client:
         url, state = client.create_authorization_url(auth_url, nonce="n-1")
@@ -166,7 +166,7 @@ def test_one_click_demo_user_and_a_confidential_client(mockidp) -> None:  # type
     assert refreshed["refresh_token"] != token["refresh_token"] and claims_of(refreshed["access_token"])["sid"] == claims["sid"]
 
 
-def test_wrong_password_shows_the_page_again(mockidp) -> None:  # type: ignore[no-untyped-def]
+def test_wrong_password_shows_the_page_again(mockidp) -> None:
     auth_url, _, _ = urls(mockidp)
     with OAuth2Client("demo-spa", redirect_uri=REDIRECT, code_challenge_method="S256") as client:
         url, _ = client.create_authorization_url(auth_url, code_verifier=secrets.token_urlsafe(48))
@@ -175,7 +175,7 @@ def test_wrong_password_shows_the_page_again(mockidp) -> None:  # type: ignore[n
     assert 'value="demo-agent"' in again.text  # the username stays typed in
 
 
-def test_deny_goes_back_with_access_denied_and_state(mockidp) -> None:  # type: ignore[no-untyped-def]
+def test_deny_goes_back_with_access_denied_and_state(mockidp) -> None:
     auth_url, _, _ = urls(mockidp)
     with OAuth2Client("demo-spa", redirect_uri=REDIRECT, scope="openid") as client:
         url, state = client.create_authorization_url(auth_url)
@@ -190,7 +190,7 @@ def test_deny_goes_back_with_access_denied_and_state(mockidp) -> None:  # type: 
     ("demo-spa", "", "Invalid parameter: redirect_uri"),
     ("no-such-client", REDIRECT, "Client not found."),
 ])
-def test_bad_client_or_redirect_uri_shows_an_error_page_and_never_redirects(mockidp, client_id, redirect_uri, message) -> None:  # type: ignore[no-untyped-def]
+def test_bad_client_or_redirect_uri_shows_an_error_page_and_never_redirects(mockidp, client_id, redirect_uri, message) -> None:
     auth_url, _, _ = urls(mockidp)
     with OAuth2Client(client_id, redirect_uri=redirect_uri or None) as client:
         url, _ = client.create_authorization_url(auth_url, state="s")
@@ -200,7 +200,7 @@ def test_bad_client_or_redirect_uri_shows_an_error_page_and_never_redirects(mock
     assert f'id="error-message">{message}<' in page.text
 
 
-def test_unsupported_response_type_and_bad_scope_go_back_to_the_client(mockidp) -> None:  # type: ignore[no-untyped-def]
+def test_unsupported_response_type_and_bad_scope_go_back_to_the_client(mockidp) -> None:
     auth_url, _, _ = urls(mockidp)
     with httpx.Client(verify=mockidp.ssl_context) as browser:
         token_flow = browser.get(auth_url, params={"client_id": "demo-spa", "redirect_uri": REDIRECT, "response_type": "token", "state": "a"})

@@ -16,7 +16,7 @@ CLIENT, SECRET = "demo-client", "demo-client-secret"
 USER, PASSWORD = "demo-agent", "demo-agent-password"
 
 
-def openid(mockidp, client_id: str = CLIENT, secret: str | None = SECRET, realm: str = REALM) -> KeycloakOpenID:  # type: ignore[no-untyped-def]
+def openid(mockidp, client_id: str = CLIENT, secret: str | None = SECRET, realm: str = REALM) -> KeycloakOpenID:
     return KeycloakOpenID(
         server_url=mockidp.base("avaya") + "/auth/", realm_name=realm, client_id=client_id,
         client_secret_key=secret, verify=mockidp.ca_bundle,
@@ -27,7 +27,7 @@ def body(exc: pytest.ExceptionInfo) -> dict:  # type: ignore[type-arg]
     return json.loads(exc.value.response_body)
 
 
-def test_well_known_certs_and_public_key(mockidp) -> None:  # type: ignore[no-untyped-def]
+def test_well_known_certs_and_public_key(mockidp) -> None:
     kc = openid(mockidp)
     issuer = mockidp.base("avaya") + f"/auth/realms/{REALM}"
     wk = kc.well_known()
@@ -47,7 +47,7 @@ def test_well_known_certs_and_public_key(mockidp) -> None:  # type: ignore[no-un
     assert load_pem_public_key(pem.encode()).public_numbers().e == 65537  # type: ignore[union-attr]
 
 
-def test_password_grant_userinfo_decode_introspect(mockidp) -> None:  # type: ignore[no-untyped-def]
+def test_password_grant_userinfo_decode_introspect(mockidp) -> None:
     kc = openid(mockidp)
     token = kc.token(USER, PASSWORD)
     # seed 001: 900 / 9000 and lower-case "bearer"
@@ -72,7 +72,7 @@ def test_password_grant_userinfo_decode_introspect(mockidp) -> None:  # type: ig
     assert kc.introspect("not-a-token") == {"active": False}
 
 
-def test_client_credentials_with_python_keycloaks_empty_fields(mockidp) -> None:  # type: ignore[no-untyped-def]
+def test_client_credentials_with_python_keycloaks_empty_fields(mockidp) -> None:
     kc = openid(mockidp)
     token = kc.token(grant_type="client_credentials")  # sends username=&password=&code=&redirect_uri=
     entry = mockidp.journal.entries(endpoint="token")[-1]
@@ -84,7 +84,7 @@ def test_client_credentials_with_python_keycloaks_empty_fields(mockidp) -> None:
     assert kc.decode_token(token["id_token"])["azp"] == CLIENT
 
 
-def test_refresh_rotates_and_old_token_is_single_use(mockidp) -> None:  # type: ignore[no-untyped-def]
+def test_refresh_rotates_and_old_token_is_single_use(mockidp) -> None:
     kc = openid(mockidp)
     first = kc.token(USER, PASSWORD)
     mockidp.clock.advance(60)
@@ -102,7 +102,7 @@ def test_refresh_rotates_and_old_token_is_single_use(mockidp) -> None:  # type: 
     assert kc.introspect(second["access_token"]) == {"active": False}
 
 
-def test_refresh_token_expires(mockidp) -> None:  # type: ignore[no-untyped-def]
+def test_refresh_token_expires(mockidp) -> None:
     kc = openid(mockidp)
     token = kc.token(USER, PASSWORD)
     mockidp.clock.advance(9001)
@@ -112,7 +112,7 @@ def test_refresh_token_expires(mockidp) -> None:  # type: ignore[no-untyped-def]
     assert body(expired) == {"error": "invalid_grant", "error_description": "Token is not active"}
 
 
-def test_logout_ends_the_session(mockidp) -> None:  # type: ignore[no-untyped-def]
+def test_logout_ends_the_session(mockidp) -> None:
     kc = openid(mockidp)
     token = kc.token(USER, PASSWORD)
     assert kc.logout(token["refresh_token"]) == {}  # python-keycloak accepts only 204
@@ -125,21 +125,21 @@ def test_logout_ends_the_session(mockidp) -> None:  # type: ignore[no-untyped-de
     assert userinfo.value.response_code == 401
 
 
-def test_wrong_secret(mockidp) -> None:  # type: ignore[no-untyped-def]
+def test_wrong_secret(mockidp) -> None:
     with pytest.raises(KeycloakAuthenticationError) as exc:
         openid(mockidp, secret="wrong").token(USER, PASSWORD)
     assert exc.value.response_code == 401
     assert body(exc) == {"error": "unauthorized_client", "error_description": "Invalid client secret"}  # seed 001
 
 
-def test_wrong_password(mockidp) -> None:  # type: ignore[no-untyped-def]
+def test_wrong_password(mockidp) -> None:
     with pytest.raises(KeycloakAuthenticationError) as exc:
         openid(mockidp).token(USER, "wrong")
     assert exc.value.response_code == 401  # seed 001: 401 for a wrong username/password combination
     assert body(exc) == {"error": "invalid_grant", "error_description": "Invalid user credentials"}
 
 
-def test_unknown_realm(mockidp) -> None:  # type: ignore[no-untyped-def]
+def test_unknown_realm(mockidp) -> None:
     kc = openid(mockidp, realm="no-such-account")
     with pytest.raises(KeycloakPostError) as exc:
         kc.token(USER, PASSWORD)
@@ -150,19 +150,19 @@ def test_unknown_realm(mockidp) -> None:  # type: ignore[no-untyped-def]
     assert wk.value.response_code == 404 and body(wk) == {"error": "Realm does not exist"}
 
 
-def test_unknown_client(mockidp) -> None:  # type: ignore[no-untyped-def]
+def test_unknown_client(mockidp) -> None:
     with pytest.raises(KeycloakPostError) as exc:
         openid(mockidp, client_id="no-such-client").token(USER, PASSWORD)
     assert exc.value.response_code == 400  # seed 001: "Bad Request (400) - grant_type or client_id is invalid"
     assert body(exc) == {"error": "invalid_client", "error_description": "Invalid client or Invalid client credentials"}
 
 
-def test_client_id_is_case_insensitive(mockidp) -> None:  # type: ignore[no-untyped-def]
+def test_client_id_is_case_insensitive(mockidp) -> None:
     token = openid(mockidp, client_id="DEMO-Client").token(grant_type="client_credentials")
     assert openid(mockidp).decode_token(token["access_token"])["azp"] == CLIENT
 
 
-def test_garbage_refresh_token(mockidp) -> None:  # type: ignore[no-untyped-def]
+def test_garbage_refresh_token(mockidp) -> None:
     kc = openid(mockidp)
     with pytest.raises(KeycloakPostError) as garbage:
         kc.refresh_token("garbage")

@@ -15,7 +15,7 @@ CLIENT_ID, SECRET = "demo-client", "demo-client-secret"
 
 
 @pytest.fixture(autouse=True)
-def shared_clock(mockidp, monkeypatch):  # type: ignore[no-untyped-def]
+def shared_clock(mockidp, monkeypatch):
     """oauthlib judges expiry with time.time(): let it read mockidp's clock, so that moving the clock moves
     the client's time too. And requests lets $REQUESTS_CA_BUNDLE win over `verify`: point it at mockidp's CA."""
     clock = types.SimpleNamespace(time=mockidp.clock.now)
@@ -24,7 +24,7 @@ def shared_clock(mockidp, monkeypatch):  # type: ignore[no-untyped-def]
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(mockidp.ca_bundle))
 
 
-def session(mockidp, updates: list[dict]) -> tuple[OAuth2Session, str]:  # type: ignore[no-untyped-def]
+def session(mockidp, updates: list[dict]) -> tuple[OAuth2Session, str]:
     token_url = mockidp.base("avaya") + "/auth/realms/demo-account/protocol/openid-connect/token"
     oauth = OAuth2Session(
         client=LegacyApplicationClient(client_id=CLIENT_ID),
@@ -36,7 +36,7 @@ def session(mockidp, updates: list[dict]) -> tuple[OAuth2Session, str]:  # type:
     return oauth, token_url
 
 
-def test_password_grant_then_automatic_refresh(mockidp) -> None:  # type: ignore[no-untyped-def]
+def test_password_grant_then_automatic_refresh(mockidp) -> None:
     updates: list[dict] = []
     oauth, token_url = session(mockidp, updates)
     token = oauth.fetch_token(token_url, username="demo-agent", password="demo-agent-password", client_id=CLIENT_ID, client_secret=SECRET)
@@ -58,7 +58,7 @@ def test_password_grant_then_automatic_refresh(mockidp) -> None:  # type: ignore
     assert [e["status"] for e in api_calls] == [200, 200]
 
 
-def test_without_auto_refresh_the_client_sees_the_expiry(mockidp) -> None:  # type: ignore[no-untyped-def]
+def test_without_auto_refresh_the_client_sees_the_expiry(mockidp) -> None:
     oauth, token_url = session(mockidp, [])
     oauth.auto_refresh_url = None
     oauth.fetch_token(token_url, username="demo-agent", password="demo-agent-password", client_id=CLIENT_ID, client_secret=SECRET)
@@ -67,7 +67,7 @@ def test_without_auto_refresh_the_client_sees_the_expiry(mockidp) -> None:  # ty
         oauth.get(mockidp.base("avaya") + "/api/v1/agents/me")
 
 
-def test_the_server_refuses_the_expired_token_too(mockidp) -> None:  # type: ignore[no-untyped-def]
+def test_the_server_refuses_the_expired_token_too(mockidp) -> None:
     """The client's clock and the server's agree: an expired token sent anyway gets the API's 401."""
     oauth, token_url = session(mockidp, [])
     token = oauth.fetch_token(token_url, username="demo-agent", password="demo-agent-password", client_id=CLIENT_ID, client_secret=SECRET)

@@ -25,16 +25,16 @@ SCOPE = "api://fivedegrees-demo-api/.default"
 CERT_AND_KEY = (KEYS / "entra-demo-cert-app.key.pem").read_bytes() + (KEYS / "entra-demo-cert-app.crt.pem").read_bytes()
 
 
-def options(mockidp) -> dict:  # type: ignore[no-untyped-def]
+def options(mockidp) -> dict:
     # No aiohttp here: the aio credentials get azure-core's requests-based asyncio transport instead.
     return {"authority": mockidp.base("entra"), "connection_verify": mockidp.ca_bundle, "disable_instance_discovery": True}
 
 
-def aio_options(mockidp) -> dict:  # type: ignore[no-untyped-def]
+def aio_options(mockidp) -> dict:
     return {"authority": mockidp.base("entra"), "transport": AsyncioRequestsTransport(connection_verify=mockidp.ca_bundle)}
 
 
-def through_gate(mockidp, token: str, azpacr: str) -> None:  # type: ignore[no-untyped-def]
+def through_gate(mockidp, token: str, azpacr: str) -> None:
     claims = pyjwt.decode(token, options={"verify_signature": False})
     assert claims["azpacr"] == azpacr and claims["roles"] == ["Api.ReadWrite"]
     with mockidp.http() as http:
@@ -43,13 +43,13 @@ def through_gate(mockidp, token: str, azpacr: str) -> None:  # type: ignore[no-u
     assert response.json()["identity"]["X-Identity-Oid"] == claims["oid"]
 
 
-def run_async(coro):  # type: ignore[no-untyped-def]
+def run_async(coro):
     """asyncio.run in a thread of its own: another plugin may keep an event loop running in the test thread."""
     with ThreadPoolExecutor(1) as pool:
         return pool.submit(asyncio.run, coro).result()
 
 
-def async_token(credential) -> str:  # type: ignore[no-untyped-def]
+def async_token(credential) -> str:
     async def run() -> str:
         async with credential:
             return (await credential.get_token(SCOPE)).token
@@ -57,26 +57,26 @@ def async_token(credential) -> str:  # type: ignore[no-untyped-def]
     return run_async(run())
 
 
-def test_client_secret_credential(mockidp) -> None:  # type: ignore[no-untyped-def]
+def test_client_secret_credential(mockidp) -> None:
     token = ClientSecretCredential(TENANT, SECRET_APP, SECRET, **options(mockidp)).get_token(SCOPE).token
     through_gate(mockidp, token, "1")
 
 
-def test_certificate_credential(mockidp) -> None:  # type: ignore[no-untyped-def]
+def test_certificate_credential(mockidp) -> None:
     token = CertificateCredential(TENANT, CERT_APP, certificate_data=CERT_AND_KEY, **options(mockidp)).get_token(SCOPE).token
     through_gate(mockidp, token, "2")
 
 
-def test_certificate_credential_sending_the_chain(mockidp) -> None:  # type: ignore[no-untyped-def]
+def test_certificate_credential_sending_the_chain(mockidp) -> None:
     credential = CertificateCredential(TENANT, CERT_APP, certificate_data=CERT_AND_KEY, send_certificate_chain=True, **options(mockidp))
     through_gate(mockidp, credential.get_token(SCOPE).token, "2")
 
 
-def test_aio_client_secret_credential(mockidp) -> None:  # type: ignore[no-untyped-def]
+def test_aio_client_secret_credential(mockidp) -> None:
     through_gate(mockidp, async_token(AioClientSecretCredential(TENANT, SECRET_APP, SECRET, **aio_options(mockidp))), "1")
 
 
-def test_aio_certificate_credential(mockidp) -> None:  # type: ignore[no-untyped-def]
+def test_aio_certificate_credential(mockidp) -> None:
     credential = AioCertificateCredential(TENANT, CERT_APP, certificate_data=CERT_AND_KEY, **aio_options(mockidp))
     through_gate(mockidp, async_token(credential), "2")
 
@@ -89,7 +89,7 @@ def test_aio_certificate_credential(mockidp) -> None:  # type: ignore[no-untyped
         ("bad scope", TENANT, SECRET, "api://fivedegrees-demo-api/Api.Read", 1002012),
     ],
 )
-def test_errors_are_client_authentication_errors(mockidp, case: str, tenant: str, secret: str, scope: str, code: int) -> None:  # type: ignore[no-untyped-def]
+def test_errors_are_client_authentication_errors(mockidp, case: str, tenant: str, secret: str, scope: str, code: int) -> None:
     with pytest.raises(ClientAuthenticationError, match=f"AADSTS{code}"):
         ClientSecretCredential(tenant, SECRET_APP, secret, **options(mockidp)).get_token(scope)
 
@@ -101,7 +101,7 @@ def test_errors_are_client_authentication_errors(mockidp, case: str, tenant: str
         run_async(aio())
 
 
-def test_aio_unknown_tenant(mockidp) -> None:  # type: ignore[no-untyped-def]
+def test_aio_unknown_tenant(mockidp) -> None:
     async def aio() -> None:
         async with AioClientSecretCredential("00000000-0000-0000-0000-000000000000", SECRET_APP, SECRET, **aio_options(mockidp)) as credential:
             await credential.get_token(SCOPE)

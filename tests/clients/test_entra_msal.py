@@ -28,7 +28,7 @@ SHA1 = hashlib.sha1(x509.load_pem_x509_certificate(CERT_PEM.encode()).public_byt
 
 
 @pytest.fixture(autouse=True)
-def trust_mockidp(mockidp, monkeypatch):  # type: ignore[no-untyped-def]
+def trust_mockidp(mockidp, monkeypatch):
     """requests lets $REQUESTS_CA_BUNDLE win over a session's `verify` (Session.merge_environment_settings), so a
     machine that sets it would ignore msal's `verify=`: point it at mockidp's CA for these tests."""
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(mockidp.ca_bundle))
@@ -47,7 +47,7 @@ class RecordingSession(requests.Session):
         return super().post(url, data=data, **kwargs)
 
 
-def app(mockidp, credential, client_id: str = SECRET_APP, tenant: str = TENANT, **kwargs) -> msal.ConfidentialClientApplication:  # type: ignore[no-untyped-def]
+def app(mockidp, credential, client_id: str = SECRET_APP, tenant: str = TENANT, **kwargs) -> msal.ConfidentialClientApplication:
     kwargs.setdefault("authority", f"{mockidp.base('entra')}/{tenant}")
     kwargs.setdefault("instance_discovery", False)
     kwargs.setdefault("http_client", RecordingSession(mockidp.ca_bundle))
@@ -58,14 +58,14 @@ def sent_assertion_header(session: RecordingSession) -> dict:
     return pyjwt.get_unverified_header(session.posted[-1]["client_assertion"])
 
 
-def call_gate(mockidp, token: str) -> dict:  # type: ignore[no-untyped-def]
+def call_gate(mockidp, token: str) -> dict:
     with mockidp.http() as http:
         response = http.post("/entra/apim/fivedegrees/v1/commands/transfer", headers={"Authorization": f"Bearer {token}"}, json={})
     assert response.status_code == 202, response.text
     return response.json()
 
 
-def test_client_secret(mockidp) -> None:  # type: ignore[no-untyped-def]
+def test_client_secret(mockidp) -> None:
     result = app(mockidp, SECRET).acquire_token_for_client([SCOPE])
     assert result.get("token_type") == "Bearer", result
     claims = pyjwt.decode(result["access_token"], options={"verify_signature": False})
@@ -73,7 +73,7 @@ def test_client_secret(mockidp) -> None:  # type: ignore[no-untyped-def]
     assert call_gate(mockidp, result["access_token"])["identity"]["X-Identity-Azp"] == SECRET_APP
 
 
-def test_certificate_with_thumbprint_signs_rs256_with_x5t(mockidp) -> None:  # type: ignore[no-untyped-def]
+def test_certificate_with_thumbprint_signs_rs256_with_x5t(mockidp) -> None:
     session = RecordingSession(mockidp.ca_bundle)
     result = app(mockidp, {"private_key": KEY_PEM, "thumbprint": SHA1}, CERT_APP, http_client=session).acquire_token_for_client([SCOPE])
     assert "access_token" in result, result
@@ -84,7 +84,7 @@ def test_certificate_with_thumbprint_signs_rs256_with_x5t(mockidp) -> None:  # t
     assert call_gate(mockidp, result["access_token"])["identity"]["X-Identity-Roles"] == "Api.ReadWrite"
 
 
-def test_certificate_with_public_certificate_signs_ps256_with_x5t_s256(mockidp) -> None:  # type: ignore[no-untyped-def]
+def test_certificate_with_public_certificate_signs_ps256_with_x5t_s256(mockidp) -> None:
     session = RecordingSession(mockidp.ca_bundle)
     result = app(mockidp, {"private_key": KEY_PEM, "public_certificate": CERT_PEM}, CERT_APP, tenant=DOMAIN, http_client=session).acquire_token_for_client([SCOPE])
     assert "access_token" in result, result
@@ -104,7 +104,7 @@ def test_certificate_with_public_certificate_signs_ps256_with_x5t_s256(mockidp) 
         ("unregistered certificate", "cert-of-someone-else", TENANT, SCOPE, "invalid_client", 700027),
     ],
 )
-def test_error_dicts(mockidp, case: str, credential: Any, tenant: str, scope: str, error: str, code: int) -> None:  # type: ignore[no-untyped-def]
+def test_error_dicts(mockidp, case: str, credential: Any, tenant: str, scope: str, error: str, code: int) -> None:
     client_id = SECRET_APP
     if credential == "cert-of-someone-else":
         from mockidp.keys import SigningKey
@@ -116,7 +116,7 @@ def test_error_dicts(mockidp, case: str, credential: Any, tenant: str, scope: st
     assert result["error_codes"] == [code] and result["error_description"].startswith(f"AADSTS{code}: ")
 
 
-def test_unknown_tenant_fails_discovery(mockidp) -> None:  # type: ignore[no-untyped-def]
+def test_unknown_tenant_fails_discovery(mockidp) -> None:
     """MSAL reads the tenant's metadata first, and raises (no error dict) when the tenant is unknown."""
     with pytest.raises(ValueError, match="Unable to get authority configuration"):
         app(mockidp, SECRET, tenant="00000000-0000-0000-0000-000000000000").acquire_token_for_client([SCOPE])
@@ -131,12 +131,12 @@ MICROSOFT = {"login.microsoftonline.com", "login.windows.net", "login.microsoft.
 
 
 @pytest.fixture
-def microsoft_host(mockidp, monkeypatch):  # type: ignore[no-untyped-def]
+def microsoft_host(mockidp, monkeypatch):
     """login.microsoftonline.com:443 resolves to this mockidp (its certificate names the host)."""
     real = socket.getaddrinfo
     port = mockidp.server.port
 
-    def resolve(host, service, *args, **kwargs):  # type: ignore[no-untyped-def]
+    def resolve(host, service, *args, **kwargs):
         if isinstance(host, str) and host.lower() in MICROSOFT:
             return real("127.0.0.1", port, *args, **kwargs)
         return real(host, service, *args, **kwargs)
@@ -145,7 +145,7 @@ def microsoft_host(mockidp, monkeypatch):  # type: ignore[no-untyped-def]
     return mockidp
 
 
-def test_instance_discovery_left_on(microsoft_host) -> None:  # type: ignore[no-untyped-def]
+def test_instance_discovery_left_on(microsoft_host) -> None:
     mockidp = microsoft_host
     result = app(mockidp, SECRET, instance_discovery=True).acquire_token_for_client([SCOPE])
     assert "access_token" in result, result
@@ -153,7 +153,7 @@ def test_instance_discovery_left_on(microsoft_host) -> None:  # type: ignore[no-
     call_gate(mockidp, result["access_token"])
 
 
-def test_real_authority_url(microsoft_host) -> None:  # type: ignore[no-untyped-def]
+def test_real_authority_url(microsoft_host) -> None:
     mockidp = microsoft_host
     result = app(mockidp, SECRET, authority=f"https://login.microsoftonline.com/{TENANT}", instance_discovery=True).acquire_token_for_client([SCOPE])
     assert "access_token" in result, result
@@ -162,6 +162,6 @@ def test_real_authority_url(microsoft_host) -> None:  # type: ignore[no-untyped-
     call_gate(mockidp, result["access_token"])
 
 
-def test_common_authority_discovers_but_cannot_issue_app_tokens(mockidp) -> None:  # type: ignore[no-untyped-def]
+def test_common_authority_discovers_but_cannot_issue_app_tokens(mockidp) -> None:
     result = app(mockidp, SECRET, tenant="organizations").acquire_token_for_client([SCOPE])
     assert (result["error"], result["error_codes"]) == ("invalid_request", [50059])

@@ -26,12 +26,12 @@ REDIRECT = "http://localhost:8400"
 
 
 @pytest.fixture(autouse=True)
-def trust_mockidp(mockidp, monkeypatch):  # type: ignore[no-untyped-def]
+def trust_mockidp(mockidp, monkeypatch):
     """requests lets $REQUESTS_CA_BUNDLE win over a session's `verify`: point it at mockidp's CA."""
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(mockidp.ca_bundle))
 
 
-def browse(mockidp, auth_uri: str, button: str = "kc-login") -> httpx.Response:  # type: ignore[no-untyped-def]
+def browse(mockidp, auth_uri: str, button: str = "kc-login") -> httpx.Response:
     """What a person does: open the sign-in page, type the password (or click a demo user, or Deny), press the button."""
     with httpx.Client(verify=mockidp.ssl_context) as browser:
         page = browser.get(auth_uri)
@@ -51,23 +51,23 @@ def auth_response(answer: httpx.Response) -> dict[str, str]:
     return {k: v[0] for k, v in parse_qs(urlsplit(answer.headers["location"]).query).items()}
 
 
-def session(mockidp) -> requests.Session:  # type: ignore[no-untyped-def]
+def session(mockidp) -> requests.Session:
     http = requests.Session()
     http.verify = str(mockidp.ca_bundle)
     return http
 
 
-def web_app(mockidp) -> msal.ConfidentialClientApplication:  # type: ignore[no-untyped-def]
+def web_app(mockidp) -> msal.ConfidentialClientApplication:
     return msal.ConfidentialClientApplication(WEB_APP, client_credential=SECRET, authority=f"{mockidp.base('entra')}/{TENANT}",
                                               instance_discovery=False, http_client=session(mockidp))
 
 
-def public_app(mockidp) -> msal.PublicClientApplication:  # type: ignore[no-untyped-def]
+def public_app(mockidp) -> msal.PublicClientApplication:
     return msal.PublicClientApplication(PUBLIC_APP, authority=f"{mockidp.base('entra')}/{TENANT}", instance_discovery=False,
                                         http_client=session(mockidp))
 
 
-def move_time(mockidp, monkeypatch, seconds: int) -> None:  # type: ignore[no-untyped-def]
+def move_time(mockidp, monkeypatch, seconds: int) -> None:
     """The engine's clock and MSAL's idea of now (its token cache reads time.time()) move together."""
     mockidp.clock.advance(seconds)
     shifted = types.SimpleNamespace(time=lambda: time.time() + seconds)
@@ -81,7 +81,7 @@ def claims(token: str) -> dict:
 
 @pytest.mark.filterwarnings("ignore:response_mode='form_post' is recommended")
 @pytest.mark.parametrize(("kind", "mode"), [("confidential", "form_post"), ("public", None)])
-def test_msal_auth_code_flow_then_silent_refresh(mockidp, monkeypatch, kind, mode) -> None:  # type: ignore[no-untyped-def]
+def test_msal_auth_code_flow_then_silent_refresh(mockidp, monkeypatch, kind, mode) -> None:
     app = web_app(mockidp) if kind == "confidential" else public_app(mockidp)
     flow = app.initiate_auth_code_flow([SCOPE], redirect_uri=REDIRECT, login_hint=USER, response_mode=mode)
     assert "code_challenge=" in flow["auth_uri"]  # MSAL always sends PKCE (S256)
@@ -101,14 +101,14 @@ def test_msal_auth_code_flow_then_silent_refresh(mockidp, monkeypatch, kind, mod
     assert renewed["access_token"] != result["access_token"] and claims(renewed["access_token"])["exp"] > mockidp.clock.now()
 
 
-def test_msal_sees_deny_as_access_denied(mockidp) -> None:  # type: ignore[no-untyped-def]
+def test_msal_sees_deny_as_access_denied(mockidp) -> None:
     app = web_app(mockidp)
     flow = app.initiate_auth_code_flow([SCOPE], redirect_uri=REDIRECT, response_mode="form_post")
     result = app.acquire_token_by_auth_code_flow(flow, auth_response(browse(mockidp, flow["auth_uri"], "deny")))
     assert result["error"] == "access_denied" and result["error_description"].startswith("AADSTS65004:")
 
 
-def test_msal_pkce_mismatch_and_replayed_code(mockidp) -> None:  # type: ignore[no-untyped-def]
+def test_msal_pkce_mismatch_and_replayed_code(mockidp) -> None:
     app = web_app(mockidp)
     flow = app.initiate_auth_code_flow([SCOPE], redirect_uri=REDIRECT, response_mode="form_post")
     response = auth_response(browse(mockidp, flow["auth_uri"], f"demo-{USER}"))
@@ -119,14 +119,14 @@ def test_msal_pkce_mismatch_and_replayed_code(mockidp) -> None:  # type: ignore[
     assert replay["error"] == "invalid_grant" and replay["error_codes"] == [54005], replay
 
 
-def test_msal_auth_uri_with_an_unregistered_redirect_is_an_error_page(mockidp) -> None:  # type: ignore[no-untyped-def]
+def test_msal_auth_uri_with_an_unregistered_redirect_is_an_error_page(mockidp) -> None:
     flow = web_app(mockidp).initiate_auth_code_flow([SCOPE], redirect_uri="https://app.example/callback", response_mode="form_post")
     with httpx.Client(verify=mockidp.ssl_context) as browser:
         page = browser.get(flow["auth_uri"])
     assert page.status_code == 400 and "location" not in page.headers and "AADSTS50011" in page.text
 
 
-def test_authlib_oauth2_session_code_flow_with_pkce(mockidp) -> None:  # type: ignore[no-untyped-def]
+def test_authlib_oauth2_session_code_flow_with_pkce(mockidp) -> None:
     from authlib.common.security import generate_token
     from authlib.integrations.requests_client import OAuth2Session
 

@@ -12,18 +12,18 @@ TENANT = "11111111-1111-1111-1111-111111111111"
 API_APP = "44444444-4444-4444-4444-444444444444"
 
 
-def entra_token(http, scope: str = "api://fivedegrees-demo-api/.default") -> str:  # type: ignore[no-untyped-def]
+def entra_token(http, scope: str = "api://fivedegrees-demo-api/.default") -> str:
     response = http.post(f"/entra/{TENANT}/oauth2/v2.0/token", data={
         "client_id": "22222222-2222-2222-2222-222222222222", "client_secret": "demo-app-secret", "scope": scope, "grant_type": "client_credentials"})
     assert response.status_code == 200, response.text
     return response.json()["access_token"]
 
 
-def context(mockidp) -> ssl.SSLContext:  # type: ignore[no-untyped-def]
+def context(mockidp) -> ssl.SSLContext:
     return ssl.create_default_context(cafile=str(mockidp.ca_bundle))
 
 
-def test_pyjwk_client_verifies_from_the_discovered_jwks_uri(mockidp, http) -> None:  # type: ignore[no-untyped-def]
+def test_pyjwk_client_verifies_from_the_discovered_jwks_uri(mockidp, http) -> None:
     config = http.get(f"/entra/{TENANT}/v2.0/.well-known/openid-configuration").json()
     token = entra_token(http)
     key = pyjwt.PyJWKClient(config["jwks_uri"], ssl_context=context(mockidp)).get_signing_key_from_jwt(token)
@@ -31,7 +31,7 @@ def test_pyjwk_client_verifies_from_the_discovered_jwks_uri(mockidp, http) -> No
     assert claims["tid"] == TENANT and claims["roles"] == ["Api.ReadWrite"]
 
 
-def test_v1_token_verifies_with_the_v1_metadata(mockidp, http) -> None:  # type: ignore[no-untyped-def]
+def test_v1_token_verifies_with_the_v1_metadata(mockidp, http) -> None:
     config = http.get(f"/entra/{TENANT}/.well-known/openid-configuration").json()
     token = entra_token(http, "api://fivedegrees-legacy-api/.default")
     key = pyjwt.PyJWKClient(config["jwks_uri"], ssl_context=context(mockidp)).get_signing_key_from_jwt(token)
@@ -39,11 +39,11 @@ def test_v1_token_verifies_with_the_v1_metadata(mockidp, http) -> None:  # type:
     assert claims["ver"] == "1.0"
 
 
-def other_jwks_uris(mockidp) -> list[str]:  # type: ignore[no-untyped-def]
+def other_jwks_uris(mockidp) -> list[str]:
     return [mockidp.url + a.prefix + i.jwks_path for a in mockidp.engine.authorities.values() if a.name != "entra" for i in a.issuers()]
 
 
-def test_every_other_authority_refuses_the_token(mockidp, http) -> None:  # type: ignore[no-untyped-def]
+def test_every_other_authority_refuses_the_token(mockidp, http) -> None:
     token = entra_token(http)
     uris = other_jwks_uris(mockidp)
     assert len(uris) >= 5

@@ -27,12 +27,12 @@ HEADERS = {"x-billing-account-number": "5-ABCDEF12", "x-customer-number": "1-DEM
 
 
 @pytest.fixture(autouse=True)
-def trust_mockidp(mockidp, monkeypatch):  # type: ignore[no-untyped-def]
+def trust_mockidp(mockidp, monkeypatch):
     """requests lets $REQUESTS_CA_BUNDLE win over a session's `verify`: point it at mockidp's CA."""
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(mockidp.ca_bundle))
 
 
-def b2c_app(mockidp, client_id: str = APP, secret: str = SECRET) -> msal.ConfidentialClientApplication:  # type: ignore[no-untyped-def]
+def b2c_app(mockidp, client_id: str = APP, secret: str = SECRET) -> msal.ConfidentialClientApplication:
     # A fresh object per call: MSAL caches an HTTP 400 answer for 60 s on the same app.
     return msal.ConfidentialClientApplication(client_id, client_credential=secret, authority=mockidp.base("b2c") + B2C_PATH,
                                               instance_discovery=False, verify=mockidp.ca_bundle)
@@ -45,7 +45,7 @@ class RealHostAdapter(requests.adapters.HTTPAdapter):
         self.host, self.port = host, port
         super().__init__()
 
-    def init_poolmanager(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+    def init_poolmanager(self, *args, **kwargs):
         kwargs["server_hostname"] = self.host
         super().init_poolmanager(*args, **kwargs)
 
@@ -56,7 +56,7 @@ class RealHostAdapter(requests.adapters.HTTPAdapter):
         return super().send(request, **kwargs)
 
 
-def test_msal_gets_a_b2c_token_for_liams_api(mockidp) -> None:  # type: ignore[no-untyped-def]
+def test_msal_gets_a_b2c_token_for_liams_api(mockidp) -> None:
     result = b2c_app(mockidp).acquire_token_for_client([LIAM_SCOPE])
     assert "access_token" in result, result
     claims = peek(result["access_token"])[1]
@@ -64,7 +64,7 @@ def test_msal_gets_a_b2c_token_for_liams_api(mockidp) -> None:  # type: ignore[n
     assert result["token_type"] == "Bearer" and result["expires_in"] == 3600
 
 
-def test_msal_unchanged_with_the_real_b2c_host(mockidp) -> None:  # type: ignore[no-untyped-def]
+def test_msal_unchanged_with_the_real_b2c_host(mockidp) -> None:
     session = requests.Session()
     session.mount("https://lumendemo.b2clogin.com", RealHostAdapter("lumendemo.b2clogin.com", urlsplit(mockidp.url).port))
     app = msal.ConfidentialClientApplication(APP, client_credential=SECRET, http_client=session,
@@ -75,12 +75,12 @@ def test_msal_unchanged_with_the_real_b2c_host(mockidp) -> None:  # type: ignore
     assert peek(result["access_token"])[1]["iss"] == "https://lumendemo.b2clogin.com/66666666-6666-6666-6666-666666666666/v2.0/"
 
 
-def test_msal_sees_b2cs_error(mockidp) -> None:  # type: ignore[no-untyped-def]
+def test_msal_sees_b2cs_error(mockidp) -> None:
     result = b2c_app(mockidp, secret="wrong").acquire_token_for_client([LIAM_SCOPE])
     assert result["error"] == "invalid_client" and result["error_description"].startswith("AADB2C90081: ")
 
 
-def test_authlib_client_secret_basic_against_liam_then_the_api(mockidp) -> None:  # type: ignore[no-untyped-def]
+def test_authlib_client_secret_basic_against_liam_then_the_api(mockidp) -> None:
     with OAuth2Client(APP, SECRET, token_endpoint_auth_method="client_secret_basic", verify=mockidp.ssl_context) as client:
         token = client.fetch_token(mockidp.base("lumen") + "/oauth/v2/token", grant_type="client_credentials")
         assert token["token_type"] == "Bearer" and token["expires_in"] == "3600"
@@ -91,7 +91,7 @@ def test_authlib_client_secret_basic_against_liam_then_the_api(mockidp) -> None:
         assert client.get(mockidp.base("lumen") + "/Billing/v1/customerBill", headers={**HEADERS, "x-billing-account-number": "5-NOTMINE0"}).status_code == 403
 
 
-def test_authlib_and_liams_error_shape(mockidp) -> None:  # type: ignore[no-untyped-def]
+def test_authlib_and_liams_error_shape(mockidp) -> None:
     """LIAM's errors carry `code`, not RFC 6749's `error`: authlib raises only on `error`, so it hands the error body
     back as if it were a token. A compliance hook that raises on HTTP errors makes it fail loudly."""
     url = mockidp.base("lumen") + "/oauth/v2/token"
@@ -108,13 +108,13 @@ def test_authlib_and_liams_error_shape(mockidp) -> None:  # type: ignore[no-unty
         assert info.value.response.status_code == 401
 
 
-def liam_with_assertion(mockidp, http: httpx.Client, assertion: str, client_id: str) -> httpx.Response:  # type: ignore[no-untyped-def]
+def liam_with_assertion(mockidp, http: httpx.Client, assertion: str, client_id: str) -> httpx.Response:
     data = {"grant_type": "client_credentials", "client_id": client_id, "client_assertion": assertion,
             "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"}
     return http.post(mockidp.base("lumen") + "/oauth/v2/token", data=data)
 
 
-def test_full_secondary_flow(mockidp) -> None:  # type: ignore[no-untyped-def]
+def test_full_secondary_flow(mockidp) -> None:
     b2c = b2c_app(mockidp).acquire_token_for_client([LIAM_SCOPE])["access_token"]
     api = mockidp.base("lumen") + "/Billing/v1/customerBill"
     with httpx.Client(verify=mockidp.ssl_context) as http:
@@ -128,14 +128,14 @@ def test_full_secondary_flow(mockidp) -> None:  # type: ignore[no-untyped-def]
         assert b2c_itself.status_code == 401 and b2c_itself.json()["code"] == "invalidToken"
 
 
-def test_secondary_flow_with_a_token_from_another_environment(mockidp) -> None:  # type: ignore[no-untyped-def]
+def test_secondary_flow_with_a_token_from_another_environment(mockidp) -> None:
     prod = b2c_app(mockidp, PROD_APP, PROD_SECRET).acquire_token_for_client([LIAM_SCOPE])["access_token"]
     with httpx.Client(verify=mockidp.ssl_context) as http:
         response = liam_with_assertion(mockidp, http, prod, PROD_APP)
     assert response.status_code == 401 and response.json()["code"] == "environmentMismatch"
 
 
-def test_secondary_flow_with_someone_elses_b2c_token(mockidp) -> None:  # type: ignore[no-untyped-def]
+def test_secondary_flow_with_someone_elses_b2c_token(mockidp) -> None:
     other = mockidp.authority("lumen").register_app(["5-OTHER001"], "1-OTHER001")
     b2c = b2c_app(mockidp).acquire_token_for_client([LIAM_SCOPE])["access_token"]  # azp = the demo app
     with httpx.Client(verify=mockidp.ssl_context) as http:

@@ -31,7 +31,7 @@ def used(algorithm: str, authorization: str) -> bool:
     return re.search(rf'algorithm="?{re.escape(algorithm)}"?(,|$)', authorization) is not None
 
 
-def test_authlib_pfw_code_flow_with_pkce(mockidp) -> None:  # type: ignore[no-untyped-def]
+def test_authlib_pfw_code_flow_with_pkce(mockidp) -> None:
     base, redirect = mockidp.base("pfw"), "http://127.0.0.1:9/callback"
     verifier = generate_token(48)
     with OAuth2Client("demo-control-center", "demo-control-center-secret", scope="openid profile email", redirect_uri=redirect,
@@ -55,7 +55,7 @@ def test_authlib_pfw_code_flow_with_pkce(mockidp) -> None:  # type: ignore[no-un
 
 
 @pytest.mark.parametrize("app_key", list(ALGORITHM))
-def test_requests_digest(mockidp, app_key) -> None:  # type: ignore[no-untyped-def]
+def test_requests_digest(mockidp, app_key) -> None:
     session = mockidp.requests_session()
     session.auth = HTTPDigestAuth(*APPS[app_key])
     session.headers["X-Level3-Application-Key"] = app_key
@@ -68,7 +68,7 @@ def test_requests_digest(mockidp, app_key) -> None:  # type: ignore[no-untyped-d
 
 
 @pytest.mark.parametrize("app_key", list(ALGORITHM))
-def test_httpx_digest(mockidp, app_key) -> None:  # type: ignore[no-untyped-def]
+def test_httpx_digest(mockidp, app_key) -> None:
     with mockidp.http(auth=httpx.DigestAuth(*APPS[app_key]), headers={"X-Level3-Application-Key": app_key}) as client:
         response = client.get("/lumen" + ROUTE)
         assert response.status_code == 200, response.text
@@ -76,7 +76,7 @@ def test_httpx_digest(mockidp, app_key) -> None:  # type: ignore[no-untyped-def]
         assert response.headers["sunset"] == "Thu, 31 Dec 2026 23:59:59 GMT"
 
 
-def test_clients_pick_their_algorithm_from_two_challenges(mockidp) -> None:  # type: ignore[no-untyped-def]
+def test_clients_pick_their_algorithm_from_two_challenges(mockidp) -> None:
     """Both challenges offered: httpx takes the first (SHA-256), requests the last it parses (MD5); both get in."""
     with mockidp.http(auth=httpx.DigestAuth(*APPS["DEMO-APP-KEY-0001"]), headers={"X-Level3-Application-Key": "DEMO-APP-KEY-0001"}) as client:
         response = client.get("/lumen" + ROUTE)
@@ -87,7 +87,7 @@ def test_clients_pick_their_algorithm_from_two_challenges(mockidp) -> None:  # t
     assert response.status_code == 200 and used("MD5", response.request.headers["Authorization"])
 
 
-def test_requests_recovers_from_a_stale_nonce(mockidp) -> None:  # type: ignore[no-untyped-def]
+def test_requests_recovers_from_a_stale_nonce(mockidp) -> None:
     session = mockidp.requests_session()
     session.auth = HTTPDigestAuth(*APPS["DEMO-APP-KEY-SHA256"])
     session.headers["X-Level3-Application-Key"] = "DEMO-APP-KEY-SHA256"
@@ -99,7 +99,7 @@ def test_requests_recovers_from_a_stale_nonce(mockidp) -> None:  # type: ignore[
     assert stale and stale[-1]["error"] == "staleNonce"
 
 
-def test_httpx_against_apigee(mockidp) -> None:  # type: ignore[no-untyped-def]
+def test_httpx_against_apigee(mockidp) -> None:
     with httpx.Client(base_url=mockidp.base("lumen"), verify=mockidp.ssl_context) as client:
         token = client.post("/oauth/token", data={"grant_type": "client_credentials"}, headers={"accept": "application/json"},
                             auth=("demo-apigee-consumer-key", "demo-apigee-consumer-secret"))

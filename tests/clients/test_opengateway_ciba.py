@@ -67,13 +67,13 @@ class CibaClient:
 
 
 @pytest.fixture
-def client(mockidp, http) -> CibaClient:  # type: ignore[no-untyped-def]
+def client(mockidp, http) -> CibaClient:
     # Frozen: only the client's waits move time, so a slow machine cannot eat into expires_in.
     mockidp.clock.set(mockidp.clock.now(), frozen=True)
     return CibaClient(http, mockidp.base("opengateway") + "/apigateway", SEED_AUTH, sleep=mockidp.clock.advance)
 
 
-def test_seed_subscriber_consents_on_the_second_poll_and_the_token_opens_sim_swap(mockidp, http, client: CibaClient) -> None:  # type: ignore[no-untyped-def]
+def test_seed_subscriber_consents_on_the_second_poll_and_the_token_opens_sim_swap(mockidp, http, client: CibaClient) -> None:
     token = client.run("tel:+34655555555")
     assert client.polls == [(2, "authorization_pending"), (2, "token")]
     assert token["token_type"] == "Bearer" and token["expires_in"] == 3600
@@ -83,7 +83,7 @@ def test_seed_subscriber_consents_on_the_second_poll_and_the_token_opens_sim_swa
     assert http.post(api + "/retrieve-date", json={}, headers=headers).json() == {"latestSimChange": "2024-01-01T00:00:00Z"}
 
 
-def test_the_client_honours_slow_down_and_the_server_tracks_the_new_interval(mockidp, http, client: CibaClient) -> None:  # type: ignore[no-untyped-def]
+def test_the_client_honours_slow_down_and_the_server_tracks_the_new_interval(mockidp, http, client: CibaClient) -> None:
     og = mockidp.engine.authorities["opengateway"]
     og.decide_future("tel:+34655555555", "never")
     started = client.authorize("tel:+34655555555")
@@ -99,7 +99,7 @@ def test_the_client_honours_slow_down_and_the_server_tracks_the_new_interval(moc
     assert client.polls == [(12, "token")]
 
 
-def test_a_client_polling_early_is_slowed_down_each_time_and_the_interval_keeps_growing(mockidp, client: CibaClient) -> None:  # type: ignore[no-untyped-def]
+def test_a_client_polling_early_is_slowed_down_each_time_and_the_interval_keeps_growing(mockidp, client: CibaClient) -> None:
     client.sleep = lambda s: mockidp.clock.advance(s / 4)  # a clock that runs four times too fast: it polls early
     mockidp.engine.authorities["opengateway"].decide_future("tel:+34655555555", "never")
     started = client.authorize("tel:+34655555555")
@@ -119,7 +119,7 @@ def test_denial_ends_the_poll_with_access_denied(client: CibaClient) -> None:
     assert client.polls == [(2, "access_denied")]
 
 
-def test_no_answer_ends_with_expired_token(mockidp, client: CibaClient) -> None:  # type: ignore[no-untyped-def]
+def test_no_answer_ends_with_expired_token(mockidp, client: CibaClient) -> None:
     mockidp.engine.authorities["opengateway"].decide_future("tel:+34655555555", "never")
     started = client.authorize("tel:+34655555555")
     started["expires_in"] = 10_000  # a patient client: it keeps polling, and hears expired_token from the server
@@ -129,7 +129,7 @@ def test_no_answer_ends_with_expired_token(mockidp, client: CibaClient) -> None:
     assert sum(w for w, _ in client.polls) >= 120
 
 
-def test_camara_scope_form_with_openid_returns_an_id_token(mockidp, client: CibaClient) -> None:  # type: ignore[no-untyped-def]
+def test_camara_scope_form_with_openid_returns_an_id_token(mockidp, client: CibaClient) -> None:
     token = client.run("ipport:80.90.34.2:16790", purpose=None, scope="openid dpv:FraudPreventionAndDetection sim-swap:check")
     assert token["scope"] == "openid sim-swap:check"
     claims = mockidp.engine.authorities["opengateway"].issuers()[0]  # verify with the published key
@@ -140,7 +140,7 @@ def test_camara_scope_form_with_openid_returns_an_id_token(mockidp, client: Ciba
 
 
 @pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
-def test_the_seed_curl_lines_work_as_written_with_only_the_host_changed(mockidp) -> None:  # type: ignore[no-untyped-def]
+def test_the_seed_curl_lines_work_as_written_with_only_the_host_changed(mockidp) -> None:
     """Seed 002's two curl commands, verbatim (placeholder credentials included), pointed at mockidp by --resolve:
     the host stays sandbox.opengateway.telefonica.com; only where it resolves to changes."""
     port = mockidp.url.rsplit(":", 1)[1]

@@ -15,7 +15,7 @@ def claims_of(token: str) -> dict:
     return pyjwt.decode(token, options={"verify_signature": False})
 
 
-def test_world_read_add_remove_over_http(mockidp, http) -> None:  # type: ignore[no-untyped-def]
+def test_world_read_add_remove_over_http(mockidp, http) -> None:
     assert http.get("/_mockidp/world/avaya/realms/demo-account/clients/demo-client").json()["secret"] == "demo-client-secret"
     added = http.post("/_mockidp/world/avaya/realms/demo-account/clients", json={"client_id": "ci-bot", "secret": "s3", "roles": ["agent"]})
     assert added.status_code == 201, added.text
@@ -30,7 +30,7 @@ def test_world_read_add_remove_over_http(mockidp, http) -> None:  # type: ignore
     assert http.get("/_mockidp/world/avaya/realms/demo-account/users/temp").status_code == 404
 
 
-def test_world_changes_are_validated(http) -> None:  # type: ignore[no-untyped-def]
+def test_world_changes_are_validated(http) -> None:
     bad = http.post("/_mockidp/world/avaya/realms/demo-account/clients", json={"client_id": "x", "sekret": "s"})
     assert bad.status_code == 400 and "sekret: unknown key" in bad.json()["error_description"]
     bad_id = http.post("/_mockidp/world/avaya/realms/demo-account/clients", json={"client_id": "not ok!"})
@@ -39,7 +39,7 @@ def test_world_changes_are_validated(http) -> None:  # type: ignore[no-untyped-d
     assert http.post("/_mockidp/world/avaya/realms/demo-account/clients", content=b"[1]", headers=JSON).status_code == 400
 
 
-def test_world_add_realm_through_python_face(mockidp, http) -> None:  # type: ignore[no-untyped-def]
+def test_world_add_realm_through_python_face(mockidp, http) -> None:
     mockidp.control.world_add("avaya/realms", {"account_id": "acme", "clients": [{"client_id": "acme-app", "secret": "pw"}]})
     response = http.post("/avaya/auth/realms/acme/protocol/openid-connect/token", data={"grant_type": "client_credentials", "client_id": "acme-app", "client_secret": "pw"})
     assert response.status_code == 200
@@ -48,7 +48,7 @@ def test_world_add_realm_through_python_face(mockidp, http) -> None:  # type: ig
     assert acme_kid not in [k["kid"] for k in http.get(CERTS).json()["keys"]]
 
 
-def test_key_rotation_and_retirement_over_http(mockidp, http) -> None:  # type: ignore[no-untyped-def]
+def test_key_rotation_and_retirement_over_http(mockidp, http) -> None:
     old = http.get(CERTS).json()["keys"][0]["kid"]
     rotated = http.post("/_mockidp/keys/avaya/rotate", json={"issuer": "demo-account"}).json()
     assert rotated["active"] != old and set(rotated["published"]) == {old, rotated["active"]}
@@ -77,7 +77,7 @@ def test_key_rotation_and_retirement_over_http(mockidp, http) -> None:  # type: 
         ("truncated", pyjwt.InvalidSignatureError),
     ],
 )
-def test_forged_tokens_fail_a_careful_resource_server(http, variant: str, expected) -> None:  # type: ignore[no-untyped-def]
+def test_forged_tokens_fail_a_careful_resource_server(http, variant: str, expected) -> None:
     minted = http.post("/_mockidp/tokens/avaya", json={"claims": {"aud": "my-api"}, "variant": variant})
     assert minted.status_code == 201
     token = minted.json()["token"]
@@ -95,7 +95,7 @@ def test_forged_tokens_fail_a_careful_resource_server(http, variant: str, expect
             check()
 
 
-def test_forged_tokens_are_refused_by_mockidps_own_resource_server(mockidp, http) -> None:  # type: ignore[no-untyped-def]
+def test_forged_tokens_are_refused_by_mockidps_own_resource_server(mockidp, http) -> None:
     for variant in ("expired", "unknown_key", "other_authority_key", "alg_none", "hs256_public_key", "truncated", "wrong_issuer"):
         token = mockidp.avaya.mint({"typ": "Bearer", "realm_access": {"roles": ["agent"]}}, variant=variant)
         assert http.get("/avaya/api/v1/agents/me", headers={"authorization": f"Bearer {token}"}).status_code == 401, variant
@@ -103,13 +103,13 @@ def test_forged_tokens_are_refused_by_mockidps_own_resource_server(mockidp, http
     assert http.get("/avaya/api/v1/agents/me", headers={"authorization": f"Bearer {good}"}).status_code == 200
 
 
-def test_forge_errors(http) -> None:  # type: ignore[no-untyped-def]
+def test_forge_errors(http) -> None:
     assert http.post("/_mockidp/tokens/avaya", json={"variant": "bogus"}).status_code == 400
     assert http.post("/_mockidp/tokens/nope", json={}).status_code == 404
     assert http.post("/_mockidp/tokens/avaya", json={"issuer": "no-realm"}).status_code == 404
 
 
-def test_openapi_document_lists_every_control_route(mockidp, http) -> None:  # type: ignore[no-untyped-def]
+def test_openapi_document_lists_every_control_route(mockidp, http) -> None:
     from starlette.routing import Route
 
     from mockidp.control.routes import control_routes
@@ -120,7 +120,7 @@ def test_openapi_document_lists_every_control_route(mockidp, http) -> None:  # t
     assert served == set(doc["paths"])
 
 
-def test_journal_filters_and_clear_over_http(http) -> None:  # type: ignore[no-untyped-def]
+def test_journal_filters_and_clear_over_http(http) -> None:
     http.post(TOKEN, data=CC)
     http.get(CERTS)
     assert [e["endpoint"] for e in http.get("/_mockidp/journal", params={"authority": "avaya"}).json()] == ["token", "certs"]
@@ -129,7 +129,7 @@ def test_journal_filters_and_clear_over_http(http) -> None:  # type: ignore[no-u
     assert http.get("/_mockidp/journal").json() == []
 
 
-def test_handles_give_client_urls(mockidp) -> None:  # type: ignore[no-untyped-def]
+def test_handles_give_client_urls(mockidp) -> None:
     avaya = mockidp.avaya
     assert avaya.issuer == mockidp.url + "/avaya/auth/realms/demo-account"
     assert avaya.jwks_url.endswith("/protocol/openid-connect/certs")
@@ -140,14 +140,14 @@ def test_handles_give_client_urls(mockidp) -> None:  # type: ignore[no-untyped-d
         mockidp.nonexistent  # noqa: B018
 
 
-def test_runtime_changes_never_touch_the_loaded_world(mockidp) -> None:  # type: ignore[no-untyped-def]
+def test_runtime_changes_never_touch_the_loaded_world(mockidp) -> None:
     for round_ in range(3):  # change, reset, change again: every round starts from the loaded world
         assert mockidp.engine.world is mockidp.engine.loaded_world
         mockidp.control.world_add("avaya/realms/demo-account/users", {"username": f"temp{round_}", "password": "pw"})
         users = [u.username for u in mockidp.engine.loaded_world.avaya.realms[0].users]
         assert not any(u.startswith("temp") for u in users)
         mockidp.reset()
-def test_planned_claims_next_token_and_permanent(mockidp, http) -> None:  # type: ignore[no-untyped-def]
+def test_planned_claims_next_token_and_permanent(mockidp, http) -> None:
     planned = http.post("/_mockidp/claims", json={"claims": {"tenant": "blue", "azp": "spoofed"}, "authority": "avaya", "client_id": "demo-client"})
     assert planned.status_code == 201
     first = claims_of(http.post(TOKEN, data=CC).json()["access_token"])
@@ -161,7 +161,7 @@ def test_planned_claims_next_token_and_permanent(mockidp, http) -> None:  # type
 
 
 
-def test_ciba_consent_over_http(mockidp, http) -> None:  # type: ignore[no-untyped-def]
+def test_ciba_consent_over_http(mockidp, http) -> None:
     auth = ("demo-app-id", "demo-app-secret")
     purpose = "dpv:FraudPreventionAndDetection#sim-swap"
     started = http.post("/opengateway/apigateway/bc-authorize", auth=auth, data={"login_hint": "tel:+34655555555", "purpose": purpose}).json()
@@ -183,7 +183,7 @@ def test_ciba_consent_over_http(mockidp, http) -> None:  # type: ignore[no-untyp
     assert http.post("/_mockidp/ciba/subscribers", json={"login_hint": "tel:+34655555555", "decision": "maybe"}).status_code == 400
 
 
-def test_every_issuer_names_its_token_endpoint(mockidp, http) -> None:  # type: ignore[no-untyped-def]
+def test_every_issuer_names_its_token_endpoint(mockidp, http) -> None:
     """The handles give clients a token_url for every issuer that has one, and it answers POSTs."""
     for authority in mockidp.engine.authorities.values():
         for issuer in authority.issuers():

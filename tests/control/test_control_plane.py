@@ -48,7 +48,7 @@ def file_paths(mockidp: Any) -> list[str]:
     return ["/etc/passwd", "/proc/self/environ", str(ca_key), "keys/avaya-demo-jwt-client.crt.pem", "/no/such/file.pem", "../../etc/hostname"]
 
 
-def test_a_remote_caller_never_has_a_file_read(mockidp, http) -> None:  # type: ignore[no-untyped-def]
+def test_a_remote_caller_never_has_a_file_read(mockidp, http) -> None:
     before = world(http)
     ca_key = (Path(mockidp.server.state_dir) / "ca-issuer" / "issuer.key.pem").read_text()
     for path in file_paths(mockidp):
@@ -64,7 +64,7 @@ def test_a_remote_caller_never_has_a_file_read(mockidp, http) -> None:  # type: 
     assert http.post(CLIENTS, json={"client_id": "after", "secret": "s"}).status_code == 201
 
 
-def test_inline_pem_is_taken_and_bad_pem_refused_without_trace(mockidp, http) -> None:  # type: ignore[no-untyped-def]
+def test_inline_pem_is_taken_and_bad_pem_refused_without_trace(mockidp, http) -> None:
     pem = pem_certificate()
     added = http.post(CLIENTS, json={"client_id": "inline-jwt", "certificate": pem})
     assert added.status_code == 201, added.text
@@ -78,7 +78,7 @@ def test_inline_pem_is_taken_and_bad_pem_refused_without_trace(mockidp, http) ->
         assert world(http) == before
 
 
-def test_a_change_no_authority_can_load_leaves_the_world_byte_for_byte(mockidp, http) -> None:  # type: ignore[no-untyped-def]
+def test_a_change_no_authority_can_load_leaves_the_world_byte_for_byte(mockidp, http) -> None:
     before = world(http)
     # passes the world schema (jwks is a table), fails when the realm loads its client keys
     refused = http.post(CLIENTS, json={"client_id": "bad-jwks", "jwks": {"keys": [{"kty": "RSA", "n": "!!", "e": "AQAB"}]}})
@@ -109,7 +109,7 @@ def test_world_files_keep_their_paths_and_never_quote_a_file(tmp_path: Path) -> 
 # --- rows 2 and 3: Host, Origin, Content-Type, no CORS --------------------------------------------------------
 
 @pytest.mark.parametrize("host", ["attacker.rebind.example", "attacker.rebind.example:8443", "localhost.evil.example", "127.0.0.1.nip.io", ""])
-def test_a_rebound_host_gets_421_and_no_secret(http, host: str) -> None:  # type: ignore[no-untyped-def]
+def test_a_rebound_host_gets_421_and_no_secret(http, host: str) -> None:
     for path in ("/_mockidp/world", "/_mockidp/", "/_mockidp/journal"):
         response = http.get(path, headers={"host": host})
         assert response.status_code == 421, (path, response.text)
@@ -118,12 +118,12 @@ def test_a_rebound_host_gets_421_and_no_secret(http, host: str) -> None:  # type
 
 
 @pytest.mark.parametrize("host", ["localhost", "LOCALHOST:1234", "app.localhost:9", "127.0.0.1", "127.8.9.10:443", "[::1]:8443", "eu1.cc.avayacloud.com", "login.microsoftonline.com"])
-def test_loopback_names_and_real_hostnames_are_served(http, host: str) -> None:  # type: ignore[no-untyped-def]
+def test_loopback_names_and_real_hostnames_are_served(http, host: str) -> None:
     assert http.get("/_mockidp/world", headers={"host": host}).status_code == 200
 
 
 @pytest.mark.mockidp(world={"server": {"base_url": "https://idp.example.test", "hostnames": ["*.corp.test"]}})
-def test_the_worlds_own_names_are_served(http) -> None:  # type: ignore[no-untyped-def]
+def test_the_worlds_own_names_are_served(http) -> None:
     for host in ("idp.example.test", "a.corp.test:8443"):
         assert http.get("/_mockidp/world", headers={"host": host}).status_code == 200, host
     assert http.get("/_mockidp/world", headers={"host": "a.b.corp.test"}).status_code == 421  # a wildcard is one label
@@ -131,11 +131,11 @@ def test_the_worlds_own_names_are_served(http) -> None:  # type: ignore[no-untyp
     assert http.post("/_mockidp/time", json={"advance": 1}, headers={"origin": "https://idp.example.test"}).status_code == 200
 
 
-def test_authority_endpoints_take_any_host(http) -> None:  # type: ignore[no-untyped-def]
+def test_authority_endpoints_take_any_host(http) -> None:
     assert http.post(TOKEN, data=CC, headers={"host": "attacker.rebind.example"}).status_code == 200
 
 
-def test_a_state_change_must_say_it_is_json(mockidp, http) -> None:  # type: ignore[no-untyped-def]
+def test_a_state_change_must_say_it_is_json(mockidp, http) -> None:
     now = mockidp.clock.describe()["now"]
     for ctype in ("text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", None):
         headers = {"content-type": ctype} if ctype else {}
@@ -152,7 +152,7 @@ def test_a_state_change_must_say_it_is_json(mockidp, http) -> None:  # type: ign
     assert http.post("/_mockidp/time", json={"advance": 10}, headers={"content-type": "application/json; charset=utf-8"}).status_code == 200
 
 
-def test_a_foreign_origin_is_refused_and_the_own_one_taken(mockidp, http) -> None:  # type: ignore[no-untyped-def]
+def test_a_foreign_origin_is_refused_and_the_own_one_taken(mockidp, http) -> None:
     plan = {"authority": "avaya", "endpoint": "token", "status": 503}
     for origin in ("http://localhost:3000", "null", "https://attacker.example", mockidp.url.replace("127.0.0.1", "localhost")):
         refused = http.post("/_mockidp/faults", json=plan, headers={"origin": origin})
@@ -163,7 +163,7 @@ def test_a_foreign_origin_is_refused_and_the_own_one_taken(mockidp, http) -> Non
     assert http.post(TOKEN, data=CC).status_code == 503
 
 
-def test_no_cors_preflight_is_ever_granted(mockidp, http) -> None:  # type: ignore[no-untyped-def]
+def test_no_cors_preflight_is_ever_granted(mockidp, http) -> None:
     for origin in ("https://attacker.example", mockidp.url):
         preflight = http.options("/_mockidp/faults", headers={"origin": origin, "access-control-request-method": "POST",
                                                                "access-control-request-headers": "content-type"})
@@ -171,7 +171,7 @@ def test_no_cors_preflight_is_ever_granted(mockidp, http) -> None:  # type: igno
         assert not [h for h in preflight.headers if h.lower().startswith("access-control-")], preflight.headers
 
 
-def test_the_in_process_mode_still_controls(mockidp_asgi) -> None:  # type: ignore[no-untyped-def]
+def test_the_in_process_mode_still_controls(mockidp_asgi) -> None:
     assert mockidp_asgi.get("/_mockidp/world").status_code == 200
     assert mockidp_asgi.post("/_mockidp/time", json={"advance": 5}).status_code == 200
     assert mockidp_asgi.post("/_mockidp/reset", json={}).status_code == 204
@@ -248,7 +248,7 @@ def test_the_plugin_handle_passes_the_token(pytester: pytest.Pytester) -> None:
 
 # --- row 4: bounded JSON, recorded errors --------------------------------------------------------------------
 
-def test_deep_and_huge_json_is_a_400_or_413_never_a_500(mockidp, http) -> None:  # type: ignore[no-untyped-def]
+def test_deep_and_huge_json_is_a_400_or_413_never_a_500(mockidp, http) -> None:
     deep = b'{"claims": {"a": ' + b"[" * 5000 + b"]" * 5000 + b"}}"
     for url in ("/_mockidp/claims", "/_mockidp/faults", CLIENTS, "/_mockidp/time", "/_mockidp/tokens/avaya"):
         refused = http.post(url, content=deep, headers=JSON)
@@ -263,7 +263,7 @@ def test_deep_and_huge_json_is_a_400_or_413_never_a_500(mockidp, http) -> None: 
     assert mockidp.engine.server_errors == [] and mockidp.engine.claims.pending() == []
 
 
-def test_an_error_escaping_a_control_handler_is_recorded(mockidp, http, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+def test_an_error_escaping_a_control_handler_is_recorded(mockidp, http, monkeypatch: pytest.MonkeyPatch) -> None:
     def broken() -> dict[str, Any]:
         raise RuntimeError("a bug in a control handler")
 
@@ -278,7 +278,7 @@ def test_an_error_escaping_a_control_handler_is_recorded(mockidp, http, monkeypa
 
 # --- row 9: bounded key sets, key generation off the event loop ----------------------------------------------
 
-def test_rotation_keeps_a_bounded_jwks(mockidp, http) -> None:  # type: ignore[no-untyped-def]
+def test_rotation_keeps_a_bounded_jwks(mockidp, http) -> None:
     first = http.get(CERTS).json()["keys"][0]["kid"]
     actives = [http.post("/_mockidp/keys/avaya/rotate", json={}).json()["active"] for _ in range(MAX_PUBLISHED + 3)]
     kids = [k["kid"] for k in http.get(CERTS).json()["keys"]]
@@ -290,7 +290,7 @@ def test_rotation_keeps_a_bounded_jwks(mockidp, http) -> None:  # type: ignore[n
     assert jwt.get_unverified_header(token)["kid"] == actives[-1]
 
 
-def test_healthz_stays_fast_while_keys_are_generated(mockidp) -> None:  # type: ignore[no-untyped-def]
+def test_healthz_stays_fast_while_keys_are_generated(mockidp) -> None:
     done = threading.Event()
     rotations: list[float] = []
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 CC = {"grant_type": "client_credentials", "client_id": "demo-client", "client_secret": "demo-client-secret"}
 
 
-def test_dashboard_lists_authorities_with_links(http) -> None:  # type: ignore[no-untyped-def]
+def test_dashboard_lists_authorities_with_links(http) -> None:
     page = http.get("/_mockidp/")
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     for name in ("avaya", "entra", "b2c", "lumen", "pfw", "opengateway"):
@@ -15,7 +15,7 @@ def test_dashboard_lists_authorities_with_links(http) -> None:  # type: ignore[n
     assert "<script src=" not in page.text  # no CDN, no external script
 
 
-def test_live_log_decodes_issued_tokens_and_names_the_signing_key(mockidp, http) -> None:  # type: ignore[no-untyped-def]
+def test_live_log_decodes_issued_tokens_and_names_the_signing_key(mockidp, http) -> None:
     http.post("/avaya/auth/realms/demo-account/protocol/openid-connect/token", data={**CC, "scope": "openid"})
     kid = mockidp.authority("avaya").realms["demo-account"].keyset.active.kid
     live = http.get("/_mockidp/dashboard/live").text
@@ -25,7 +25,7 @@ def test_live_log_decodes_issued_tokens_and_names_the_signing_key(mockidp, http)
     assert "demo-client-secret" not in live
 
 
-def test_planned_faults_appear(mockidp, http) -> None:  # type: ignore[no-untyped-def]
+def test_planned_faults_appear(mockidp, http) -> None:
     mockidp.add_fault(authority="avaya", endpoint="token", status=503, times=2)
     live = http.get("/_mockidp/dashboard/live").text
     assert "fault-1" in live and "HTTP 503" in live

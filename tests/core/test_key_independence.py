@@ -8,7 +8,7 @@ import jwt as pyjwt
 import pytest
 
 
-def issuers(mockidp):  # type: ignore[no-untyped-def]
+def issuers(mockidp):
     out = []
     for authority in mockidp.engine.authorities.values():
         for issuer in authority.issuers():
@@ -16,7 +16,7 @@ def issuers(mockidp):  # type: ignore[no-untyped-def]
     return out
 
 
-def fetch_jwks(http, authority, issuer) -> dict:  # type: ignore[no-untyped-def]
+def fetch_jwks(http, authority, issuer) -> dict:
     response = http.get(authority.prefix + issuer.jwks_path)
     assert response.status_code == 200, (authority.name, response.text)
     return response.json()
@@ -33,14 +33,14 @@ def verifies(token: str, jwks: dict) -> bool:
     return False
 
 
-def test_every_authority_publishes_keys(mockidp, http) -> None:  # type: ignore[no-untyped-def]
+def test_every_authority_publishes_keys(mockidp, http) -> None:
     names = {a.name for a, _ in issuers(mockidp)}
     assert names == {"avaya", "entra", "b2c", "lumen", "pfw", "opengateway"}
     kids = [k["kid"] for a, i in issuers(mockidp) for k in fetch_jwks(http, a, i)["keys"]]
     assert len(kids) == len(set(kids))
 
 
-def test_token_of_each_authority_fails_at_every_other(mockidp, http) -> None:  # type: ignore[no-untyped-def]
+def test_token_of_each_authority_fails_at_every_other(mockidp, http) -> None:
     pairs = issuers(mockidp)
     jwks = {(a.name, i.id): fetch_jwks(http, a, i) for a, i in pairs}
     tokens = {(a.name, i.id): a.mint({"sub": "probe"}, issuer_id=i.id) for a, i in pairs}
@@ -49,7 +49,7 @@ def test_token_of_each_authority_fails_at_every_other(mockidp, http) -> None:  #
 
 
 @pytest.mark.parametrize("forged_from", ["entra", "lumen", "opengateway"])
-def test_kid_collision_does_not_help_a_forger(mockidp, forged_from: str) -> None:  # type: ignore[no-untyped-def]
+def test_kid_collision_does_not_help_a_forger(mockidp, forged_from: str) -> None:
     """A token signed by another authority's key but labelled with this realm's kid is still refused."""
     from mockidp.tokens import TokenInvalid, sign, verify
 

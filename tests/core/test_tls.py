@@ -229,7 +229,7 @@ def bare_tls_server(pem: Path) -> Iterator[int]:
 
 
 @pytest.fixture
-def ca_dir(mockidp) -> Path:  # type: ignore[no-untyped-def]
+def ca_dir(mockidp) -> Path:
     """The pytest plugin's session CA: what a client project's tests trust."""
     return Path(mockidp.ca_bundle).parent
 
@@ -262,39 +262,39 @@ def test_only_the_issuing_cas_key_is_kept(ca_dir: Path) -> None:
 
 
 # --- accepted: loopback and the real hostnames ----------------------------------------------------------------------
-def test_python_accepts_loopback(mockidp) -> None:  # type: ignore[no-untyped-def]
+def test_python_accepts_loopback(mockidp) -> None:
     port = mockidp.server.port
     for url in (f"https://127.0.0.1:{port}/healthz", f"https://localhost:{port}/healthz"):
         assert requests.get(url, verify=mockidp.ca_bundle, timeout=10).json() == {"status": "ok"}
 
 
 @pytest.mark.parametrize("name", [*REAL_HOSTS, "localhost", "127.0.0.1"])
-def test_python_ssl_accepts_the_real_hostnames(mockidp, name: str) -> None:  # type: ignore[no-untyped-def]
+def test_python_ssl_accepts_the_real_hostnames(mockidp, name: str) -> None:
     python_handshake(Path(mockidp.ca_bundle), mockidp.server.port, name)
 
 
 @pytest.mark.skipif(CURL is None, reason="curl is not installed")
 @pytest.mark.parametrize("name", [*REAL_HOSTS, "localhost", "127.0.0.1"])
-def test_curl_accepts_the_real_hostnames(mockidp, name: str) -> None:  # type: ignore[no-untyped-def]
+def test_curl_accepts_the_real_hostnames(mockidp, name: str) -> None:
     done = curl(Path(mockidp.ca_bundle), mockidp.server.port, name)
     assert (done.returncode, done.stdout) == (0, '{"status":"ok"}'), done.stderr
 
 
 @pytest.mark.skipif(NODE is None, reason="node is not installed")
-def test_node_accepts_the_real_hostnames(mockidp, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_node_accepts_the_real_hostnames(mockidp, tmp_path: Path) -> None:
     for name in ["api.lumen.com", "eu1.cc.avayacloud.com", "login.microsoftonline.com", "localhost", "127.0.0.1"]:
         done = node(Path(mockidp.ca_bundle), mockidp.server.port, name, tmp_path)
         assert (done.returncode, done.stdout.strip()) == (0, '{"status":"ok"}'), (name, done.stdout, done.stderr)
 
 
-def test_go_accepts_the_real_hostnames(mockidp, go_client: Path) -> None:  # type: ignore[no-untyped-def]
+def test_go_accepts_the_real_hostnames(mockidp, go_client: Path) -> None:
     for name in ["api.lumen.com", "eu1.cc.avayacloud.com", "lumendemo.b2clogin.com", "localhost", "127.0.0.1"]:
         done = subprocess.run([str(go_client), str(mockidp.ca_bundle), str(mockidp.server.port), name], capture_output=True, text=True, timeout=30)
         assert (done.returncode, done.stdout.strip()) == (0, "ok"), (name, done.stdout)
 
 
 @pytest.mark.skipif(JAVA is None, reason="java is not installed")
-def test_java_accepts_the_real_hostnames(mockidp, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_java_accepts_the_real_hostnames(mockidp, tmp_path: Path) -> None:
     for name in ["api.lumen.com", "eu1.cc.avayacloud.com", "127.0.0.1"]:
         done = java(Path(mockidp.ca_bundle), mockidp.server.port, name, tmp_path)
         assert (done.returncode, done.stdout.strip()) == (0, "ok"), (name, done.stdout, done.stderr)
