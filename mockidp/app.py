@@ -22,11 +22,12 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mockidp import jsonbytes
 from mockidp.authorities.base import Authority, Endpoint
+from mockidp.body import read_body
 from mockidp.engine import Engine
 from mockidp.errors import BadRequestBody, OAuthError, server_error
 from mockidp.faults import Fault
 from mockidp.journal import Entry, masked
-from mockidp.request import MAX_BODY, Reply, Request
+from mockidp.request import Reply, Request
 
 if TYPE_CHECKING:
     from mockidp.control.guard import ControlSettings
@@ -101,22 +102,6 @@ async def send_reply(reply: Reply, send: Send) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-async def read_body(receive: Receive) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise ClientDisconnect
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > MAX_BODY:
-            raise BadRequestBody("request body larger than 1 MiB", 413)
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            return b"".join(chunks)
-
-
 class EndpointApp:
     """The ASGI app behind one authority endpoint."""
 
@@ -169,10 +154,7 @@ class EndpointApp:
     async def parse(self, scope: Scope, receive: Receive) -> Request:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         query, qdups = parse_pairs(scope.get("query_string", b""), "the query string")
-        declared = headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > MAX_BODY:
-            raise BadRequestBody("request body larger than 1 MiB", 413)
-        body = await read_body(receive)
+        body = await read_body(receive, headers.get("content-length", ""))
         form: dict[str, str] = {}
         fdups: set[str] = set()
         ctype = headers.get("content-type", "").split(";")[0].strip().lower()

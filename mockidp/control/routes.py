@@ -13,26 +13,21 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from mockidp import jsonbytes
+from mockidp.body import read_body
 from mockidp.control.openapi import openapi_document
 from mockidp.control.surface import FORGERIES, Control, ControlError
 from mockidp.engine import Engine
-from mockidp.request import MAX_BODY
+from mockidp.errors import BadRequestBody
 
 Handler = Callable[[Request], Awaitable[Response]]
 
 
 async def json_body(request: Request) -> dict[str, Any]:
     """The body as a JSON object, its size bounded while it is read and its nesting before it is parsed."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_BODY:
-        raise ControlError("request body larger than 1 MiB", 413)
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY:
-            raise ControlError("request body larger than 1 MiB", 413)
-        chunks.append(chunk)
-    raw = b"".join(chunks)
+    try:
+        raw = await read_body(request.receive, request.headers.get("content-length", ""))
+    except BadRequestBody as exc:
+        raise ControlError(exc.description or "the body cannot be read", exc.status) from exc
     if not raw.strip():
         return {}
     try:

@@ -15,6 +15,7 @@ from mockidp.control.forgery import FORGERIES
 from mockidp.engine import Engine
 from mockidp.faults import Fault
 from mockidp.keys import KeySet, SigningKey
+from mockidp.oauth import ciba
 from mockidp.world import world_as_dict
 from mockidp.world_edit import ControlError
 
@@ -125,11 +126,12 @@ class Control:
         return {"retired": retired, "active": keyset.active.kid, "published": [k.kid for k in keyset.published]}
 
     # --- CIBA (Open Gateway): the subscriber's out-of-band consent ---------------------------------------
-    def _ciba(self) -> Any:
-        """The authority that runs CIBA consent (whichever offers it: today Open Gateway's)."""
-        found = next((a for a in self.engine.authorities.values() if hasattr(a, "decide_future")), None)
-        if found is None:
-            raise ControlError("no authority of this world runs CIBA", 404)
+    def _ciba(self) -> ciba.Consent:
+        """The authority that runs CIBA consent, by the capability it offers (today Open Gateway)."""
+        try:
+            found: ciba.Consent = self.engine.capability(ciba.CONSENT)
+        except KeyError:
+            raise ControlError("no authority of this world runs CIBA", 404) from None
         return found
 
     def ciba_requests(self, state: str | None = None) -> list[dict[str, Any]]:

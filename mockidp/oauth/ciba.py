@@ -10,7 +10,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 GRANT_TYPE = "urn:openid:params:grant-type:ciba"
 AUTH_REQ_ID_CLAIM = "urn:openid:params:jwt:claim:auth_req_id"
@@ -175,6 +175,21 @@ def _known(dpv: str) -> str:
 # --- the state machine ------------------------------------------------------------------------------------------
 
 Record = dict[str, Any]
+CONSENT = "ciba.consent"  # the capability of an authority that runs CIBA consent (types.Services.capability)
+
+
+class Consent(Protocol):
+    """What the control surface and the dashboard ask of the authority that runs CIBA: the person's decisions."""
+
+    def requests(self, state: str | None = None) -> list[Record]: ...
+
+    def approve(self, auth_req_id: str) -> Record: ...
+
+    def deny(self, auth_req_id: str) -> Record: ...
+
+    def expire(self, auth_req_id: str) -> Record: ...
+
+    def decide_future(self, login_hint: str, decision: Any) -> None: ...
 
 
 def new_request(*, auth_req_id: str, client_id: str, subscriber: str, purpose: Purpose, rule: dict[str, Any], now: float,

@@ -257,6 +257,9 @@ class OpenGateway(Authority):
 
     # --- runtime consent (tests, the control surface, a consent page) ---------------------------------
 
+    def capabilities(self) -> dict[str, Any]:
+        return {ciba.CONSENT: self}  # the control surface's approve / deny / expire and subscriber rules
+
     def approve(self, auth_req_id: str) -> ciba.Record:
         return self._decide(auth_req_id, ciba.GRANTED)
 
