@@ -112,9 +112,8 @@ def camara_reply(err: OAuthError, req: Request | None = None) -> Reply:
     headers = dict(err.headers)
     if err.status == 401:
         headers.setdefault("www-authenticate", 'Bearer realm="opengateway"')
-    echo = correlator(req)
-    if echo is not None:
-        headers["x-correlator"] = echo
+    # A malformed one is never echoed (it is the error being answered): the answer gets a new one instead.
+    headers["x-correlator"] = correlator(req) or str(uuid.uuid4())
     return Reply(err.status, json={"status": err.status, "code": code, "message": err.description or code}, headers=headers, error=code)
 
 
