@@ -10,11 +10,17 @@ from typing import Any
 
 import httpx
 import pytest
-from test_opengateway_simswap import get_token
 
 NV_TOKEN = {"scope": "number-verification:verify number-verification:device-phone-number:read", "phone_number": "+34600000003", "amr": ["nbma"]}
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 MADRID = {"latitude": 40.4168, "longitude": -3.7038}
+
+
+def ciba_token(mockidp: Any, http: httpx.Client, login_hint: str, purpose: str) -> str:
+    base, auth = mockidp.base("opengateway") + "/apigateway", ("demo-app-id", "demo-app-secret")
+    mockidp.engine.authorities["opengateway"].decide_future(login_hint, "grant")
+    rid = http.post(base + "/bc-authorize", auth=auth, data={"login_hint": login_hint, "purpose": purpose}).json()["auth_req_id"]
+    return str(http.post(base + "/token", auth=auth, data={"grant_type": "urn:openid:params:grant-type:ciba", "auth_req_id": rid}).json()["access_token"])
 
 
 def api(mockidp: Any, http: httpx.Client, path: str, token: str | None, body: Any = None, method: str = "POST", **headers: str) -> httpx.Response:
@@ -76,7 +82,7 @@ def test_number_verification_refuses_a_ciba_token(mockidp, http) -> None:
     # A CIBA token names the line the client said (login_hint): the network did not authenticate the device.
     mockidp.control.world_add("opengateway/apps", {"client_id": "demo-app-id", "secret": "demo-app-secret",
                                                    "purposes": ["dpv:FraudPreventionAndDetection#number-verification-verify-read"]})
-    ciba = get_token(mockidp, http, "tel:+34655555555", purpose="dpv:FraudPreventionAndDetection#number-verification-verify-read")
+    ciba = ciba_token(mockidp, http, "tel:+34655555555", "dpv:FraudPreventionAndDetection#number-verification-verify-read")
     assert camara(api(mockidp, http, "/number-verification/v0/verify", ciba, {"phoneNumber": "+34655555555"})) == (
         403, "NUMBER_VERIFICATION.USER_NOT_AUTHENTICATED_BY_MOBILE_NETWORK", "Client must authenticate via the mobile network to use this service")
 
