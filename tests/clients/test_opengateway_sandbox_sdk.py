@@ -42,3 +42,11 @@ def test_sdk_number_verification_with_a_frontend_flow_code(mockidp, http, sdk_at
         "scope": "dpv:FraudPreventionAndDetection#number-verification-verify-read", "state": "s"})
     code = parse_qs(urlsplit(landed.headers["location"]).query)["code"][0]
     assert NumberVerification(CREDENTIALS, code).verify("+34600000003") is True  # the device's own line, ends in 3
+
+
+def test_sdk_device_location_v0_1(mockidp, sdk_at_mockidp) -> None:
+    from opengateway_sandbox_sdk.devicelocation import DeviceLocation
+
+    located = DeviceLocation(CREDENTIALS, phone_number="+34600000005")
+    assert located.verify(latitude=42, longitude=-3, accuracy=10) is True  # round(latitude) even: TRUE
+    assert located.verify(latitude=43, longitude=-3, accuracy=10) is False

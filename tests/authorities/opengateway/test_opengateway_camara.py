@@ -218,3 +218,13 @@ def test_kyc_data_changes_at_runtime(mockidp, http) -> None:
     mockidp.control.world_add("opengateway/subscribers", {"login_hint": "tel:+34600000003", "kyc": {"givenName": "Ana"}})
     got = api(mockidp, http, "/kyc-match/v0/match", mockidp.opengateway.mint(KYC), {"givenName": "Ana", "email": "a@example.com"}).json()
     assert got == {"givenNameMatch": "true", "emailMatch": "not_available"}
+
+
+def test_location_v0_1_answers_a_boolean_within_accuracy_km(mockidp, http) -> None:
+    token = mockidp.opengateway.mint({"scope": "device-location-read"})
+    near = api(mockidp, http, "/location/v0/verify", token, {"ueId": {"msisdn": "+34600000003"}, "latitude": 40.45, "longitude": -3.7, "accuracy": 5})
+    assert near.json() == {"verificationResult": True}
+    far = api(mockidp, http, "/location/v0/verify", token, {"phoneNumber": "+34600000003", "latitude": 41.39, "longitude": 2.17, "accuracy": 200})
+    assert far.json() == {"verificationResult": False}
+    assert camara(api(mockidp, http, "/location/v0/verify", token, {"phoneNumber": "+34600000003", "latitude": 40, "longitude": -3, "accuracy": 1}))[:2] == (400, "OUT_OF_RANGE")
+    assert camara(api(mockidp, http, "/location/v0/verify", token, {"ueId": {"ipv4Addr": "1.2.3.4"}, "latitude": 40, "longitude": -3, "accuracy": 5}))[:2] == (400, "INVALID_ARGUMENT")

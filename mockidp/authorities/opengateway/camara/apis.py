@@ -36,6 +36,7 @@ def endpoints(ctx: ApiContext) -> list[Endpoint]:
         (GATEWAY + "/number-verification/v0/device-phone-number", "number-verification-device-phone-number",
          operation(ctx, NUMBER_VERIFICATION, "device-phone-number", nv.device_phone_number), "GET"),
         (GATEWAY + "/location-verification/v0/verify", "location-verification-verify", operation(ctx, LOCATION, "verify", loc.verify), "POST"),
+        (GATEWAY + "/location/v0/verify", "location-verify", operation(ctx, LOCATION, "verify", loc.verify_v01), "POST"),
         (GATEWAY + "/device-status/v0/roaming", "device-status-roaming", roaming, "POST"),
         (GATEWAY + "/device-roaming-status/v1/retrieve", "device-status-roaming", roaming, "POST"),
         (GATEWAY + "/kyc-match/v0/match", "kyc-match", match, "POST"),

@@ -5,7 +5,11 @@ follows in shape): `device` (optional with a 3-legged token), `area` {"areaType"
 in metres, `maxAge` in seconds; 422 `LOCATION_VERIFICATION.INVALID_AREA` (too small: under Telefonica's and 1.0.0's
 minimum of 2000 m), `.AREA_NOT_COVERED` (the centre lies outside the world's `location_coverage`),
 `.UNABLE_TO_FULFILL_MAX_AGE` (the last fix is older than maxAge), `.UNABLE_TO_LOCATE` (v2; earlier versions say
-"UNKNOWN"). The device's last fix is world data (subscriber latitude / longitude / location_age)."""
+"UNKNOWN"). The device's last fix is world data (subscriber latitude / longitude / location_age).
+
+Also Telefonica's v0.1, `POST .../location/v0/verify` (`v0/catalog/devicelocation/devicelocation_openapi.yaml`, and
+what opengateway-sandbox-sdk 1.1.0's DeviceLocation calls): `{"ueId": {"msisdn"}, "latitude", "longitude",
+"accuracy": <km, 2..200>}` -> `{"verificationResult": <boolean>}`."""
 
 from __future__ import annotations
 
@@ -41,6 +45,20 @@ def distance(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
 class LocationApi:
     def __init__(self, ctx: ApiContext) -> None:
         self.ctx = ctx
+
+    def verify_v01(self, call: Call) -> dict[str, Any]:
+        ue = call.body.get("ueId")
+        if ue is not None and (not isinstance(ue, dict) or "msisdn" not in ue or "phoneNumber" in call.body):
+            raise camara_error(400, "INVALID_ARGUMENT", "identify the device once: ueId.msisdn or phoneNumber")
+        lat = _number(call.body.get("latitude"), "latitude", -90, 90)
+        lon = _number(call.body.get("longitude"), "longitude", -180, 180)
+        accuracy = _number(call.body.get("accuracy"), "accuracy", 2, 200)
+        phone = identify(call, API, ue["msisdn"] if ue else call.body.get("phoneNumber"), "ueId.msisdn" if ue else "phoneNumber")
+        if call.mock:  # mocks.md gives v0.2's rules only: the same rows, TRUE read as true and anything else as false
+            return {"verificationResult": sandbox.location(phone, lat, accuracy * 1000, None, self.ctx.now)["verificationResult"] == "TRUE"}
+        sub = line(self.ctx, call, API, phone)
+        known = sub.latitude is not None and sub.longitude is not None
+        return {"verificationResult": known and distance(sub.latitude or 0, sub.longitude or 0, lat, lon) <= accuracy * 1000}
 
     def verify(self, call: Call) -> dict[str, Any]:
         device = call.body.get("device")
