@@ -41,7 +41,10 @@ def test_sdk_number_verification_with_a_frontend_flow_code(mockidp, http, sdk_at
         "response_type": "code", "client_id": "mock_sandbox_app_id", "redirect_uri": "http://127.0.0.1:8080/callback",
         "scope": "dpv:FraudPreventionAndDetection#number-verification-verify-read", "state": "s"})
     code = parse_qs(urlsplit(landed.headers["location"]).query)["code"][0]
-    assert NumberVerification(CREDENTIALS, code).verify("+34600000003") is True  # the device's own line, ends in 3
+    verification = NumberVerification(CREDENTIALS, code)
+    assert verification.verify("+34600000001") is True  # mock mode: by the last digit
+    code = parse_qs(urlsplit(http.get(landed.request.url, headers={"x-forwarded-for": "127.0.0.1"}).headers["location"]).query)["code"][0]
+    assert NumberVerification(CREDENTIALS, code).verify("+34600000002") is False
 
 
 def test_sdk_device_location_v0_1(mockidp, sdk_at_mockidp) -> None:

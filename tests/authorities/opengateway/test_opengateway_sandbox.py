@@ -4,7 +4,9 @@ API pages print (`mock_sandbox_access_token`, `mock_sandbox_app_id` / `mock_sand
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
@@ -84,3 +86,20 @@ def test_any_number_goes_through_the_backend_flow(mockidp, http) -> None:
     token = http.post(base + "/token", auth=auth, data={"grant_type": "urn:openid:params:grant-type:ciba", "auth_req_id": started.json()["auth_req_id"]}).json()
     assert api(mockidp, http, "/sim-swap/v0/check", {"phoneNumber": "+34987654321"}, token["access_token"]).json() == {"swapped": True}  # ends in 1
     assert camara(api(mockidp, http, "/sim-swap/v0/check", {"phoneNumber": "+34987654322"}, token["access_token"]))[:2] == (403, "INVALID_TOKEN_CONTEXT")
+
+
+def test_the_frontend_flow_takes_the_login_hint_in_mock_mode(mockidp, http) -> None:
+    base = mockidp.base("opengateway") + "/apigateway"
+    query = {"response_type": "code", "client_id": "mock_sandbox_app_id", "redirect_uri": "http://127.0.0.1:8080/callback",
+             "scope": "dpv:FraudPreventionAndDetection#number-verification-verify-read", "state": "s", "login_hint": "phone_number:+34611111113"}
+    landed = http.get(base + "/authorize", params=query, headers={"x-forwarded-for": "198.51.100.7"})  # no device known there
+    code = parse_qs(urlsplit(landed.headers["location"]).query)["code"][0]
+    token = http.post(base + "/token", auth=("mock_sandbox_app_id", "mock_sandbox_app_secret"),
+                      data={"grant_type": "authorization_code", "code": code, "redirect_uri": "whatever"}).json()["access_token"]
+    nv = "/number-verification/v0/verify"
+    assert api(mockidp, http, nv, {"phoneNumber": "+34611111111"}, token).json() == {"devicePhoneNumberVerified": True}  # by the digit, as mocks.md
+    assert api(mockidp, http, nv, {"phoneNumber": "+34611111112"}, token).json() == {"devicePhoneNumberVerified": False}
+    hashed = hashlib.sha256(b"+34611111113").hexdigest()  # no digit to read: checked against the token's line
+    assert api(mockidp, http, nv, {"hashedPhoneNumber": hashed}, token).json() == {"devicePhoneNumberVerified": True}
+    landed = http.get(base + "/authorize", params={**query, "login_hint": "ipport:198.51.100.7"}, headers={"x-forwarded-for": "198.51.100.7"})
+    assert parse_qs(urlsplit(landed.headers["location"]).query)["error_description"] == ["Unknown user"]
