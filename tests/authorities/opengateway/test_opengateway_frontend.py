@@ -113,3 +113,13 @@ def test_pending_consent_is_a_page_whose_answer_goes_back_to_the_client(mockidp,
 def test_discovery_names_the_frontend_flow(mockidp, http) -> None:
     meta = http.get(mockidp.base("opengateway") + "/apigateway/.well-known/openid-configuration").json()
     assert meta["authorization_endpoint"] == meta["issuer"] + "/authorize" and "authorization_code" in meta["grant_types_supported"]
+
+
+def test_purpose_is_taken_for_scope_and_the_real_host_serves_the_flow_at_the_root(mockidp, http) -> None:
+    host = {"host": "sandbox.opengateway.telefonica.com", "x-forwarded-for": "127.0.0.1"}
+    query = {"response_type": "code", "client_id": APP[0], "redirect_uri": REDIRECT, "purpose": NV, "state": "s-2"}
+    code = redirected(http.get("/apigateway/authorize", params=query, headers=host))["code"]
+    token = http.post("/apigateway/token", headers=host, auth=APP, data={"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT}).json()
+    verified = http.post("/apigateway/number-verification/v0/verify", json={"phoneNumber": "+34600000003"},
+                         headers={**host, "authorization": "Bearer " + token["access_token"]})
+    assert verified.json() == {"devicePhoneNumberVerified": True}
