@@ -31,6 +31,11 @@ def login_page(title: str, action: str, params: dict[str, str], demo_users: list
     return Reply(status, html=html, headers={"cache-control": "no-store"})
 
 
+def page(template: str, status: int = 200, **context: object) -> Reply:
+    """Any other page of an authority's own (its template in mockidp/templates), never cached."""
+    return Reply(status, html=_env().get_template(template).render(**context), headers={"cache-control": "no-store"})
+
+
 def error_page(title: str, message: str, status: int = 400) -> Reply:
     return Reply(status, html=_env().get_template("error.html").render(title=title, message=message), error="invalid_request")
 
