@@ -252,12 +252,20 @@ def mockidp_tls_names() -> list[str]:
 
 
 @pytest.fixture(scope="session")
+def mockidp_store() -> str | None:
+    """The session server's state store: None for memory, or `redis://HOST:PORT/DB?prefix=NAME` (docs/scaling.md)."""
+    return None
+
+
+@pytest.fixture(scope="session")
 def mockidp_server(mockidp_world_file: str | None, mockidp_tls: bool, mockidp_host: str, mockidp_tls_names: list[str],
                    tmp_path_factory: pytest.TempPathFactory, mockidp_control_token: str | None,
-                   mockidp_allowed_hosts: tuple[str, ...]) -> Iterator[MockIdpServer]:
+                   mockidp_allowed_hosts: tuple[str, ...], mockidp_store: str | None) -> Iterator[MockIdpServer]:
     """The session's server (one per xdist worker: each worker has its own session, and its own CA)."""
+    from mockidp.workers import open_store
+
     state_dir = Path(tmp_path_factory.mktemp("mockidp-state"))
-    engine = Engine(load_world(mockidp_world_file), state_dir=state_dir)
+    engine = Engine(load_world(mockidp_world_file), state_dir=state_dir, store=open_store(mockidp_store))
     with MockIdpServer(engine, host=mockidp_host, tls=mockidp_tls, state_dir=state_dir, tls_names=mockidp_tls_names,
                        control_token=mockidp_control_token, allowed_hosts=mockidp_allowed_hosts) as server:
         yield server

@@ -173,7 +173,7 @@ def control_routes(engine: Engine) -> list[BaseRoute]:
         return Response(status_code=204)
 
     async def server_errors(request: Request) -> Response:
-        return JSONResponse(engine.server_errors)
+        return JSONResponse(list(engine.server_errors))
 
     async def openapi(request: Request) -> Response:
         return JSONResponse(openapi_document())
