@@ -44,7 +44,6 @@ LOCK_MS = 5000  # an update's lock frees itself if its holder dies
 LOCK_WAIT = 2.0  # seconds an update waits for another's lock before the request gets a 503
 SWEEP_EVERY = 4096  # writes between two sweeps of one kind
 TIMEOUT = 2.0  # socket timeouts: a Redis that hangs costs a request this much, then a 503
-_scope: contextvars.ContextVar[dict[str, dict[str, Record]] | None] = contextvars.ContextVar("mockidp_store_scope", default=None)
 
 
 def parse_url(url: str) -> tuple[str, str]:
@@ -89,9 +88,20 @@ class RedisStore:
         self._cond = threading.Condition()
         self._flusher: threading.Thread | None = None
         self._lost = 0  # log entries dropped while Redis was away
+        # A request's view of the kinds begin() read: per store and per context (each request is its own task).
+        self._scope: contextvars.ContextVar[dict[str, dict[str, Record]] | None] = contextvars.ContextVar(f"mockidp-store-{id(self)}", default=None)
 
     def __repr__(self) -> str:
         return f"RedisStore({self.url!r}, prefix={self.prefix!r})"
+
+    def _forget(self, kind: str | None) -> None:
+        """A write to a kind ends the request's view of it: what this request reads next comes from Redis."""
+        scoped = self._scope.get()
+        if scoped is not None:
+            if kind is None:
+                scoped.clear()
+            else:
+                scoped.pop(kind, None)
 
     # --- names ---------------------------------------------------------------------------------------
     def _kv(self, kind: str) -> str:
@@ -114,7 +124,7 @@ class RedisStore:
     def _wrote(self, kind: str, now: float) -> None:
         """Now and then (every SWEEP_EVERY single-use lookups) sweep a slice of this kind's expired items: codes
         never redeemed and used jtis would otherwise stay until their hash's GC_SECONDS (MemoryStore's sweep)."""
-        _forget(kind)
+        self._forget(kind)
         self._writes += 1
         if self._writes % SWEEP_EVERY == 0:
             self._cursors[kind] = int(self._run("sweep", [self._kv(kind)], [self._cursors.get(kind, 0), repr(now)]))
@@ -122,7 +132,7 @@ class RedisStore:
     # --- the Store protocol ---------------------------------------------------------------------------
     def put(self, kind: str, key: str, value: Record, expires_at: float | None = None) -> None:
         self._run("put", [self._kv(kind), f"{self.prefix}:kinds"], [key, _encode(value, expires_at), GC_SECONDS, kind])
-        _forget(kind)
+        self._forget(kind)
 
     def get(self, kind: str, key: str, now: float) -> Record | None:
         with self._errors():
@@ -162,11 +172,11 @@ class RedisStore:
             self._run("write", [self._kv(kind), lock], [key, token, "keep", b""])
             raise
         self._run("write", [self._kv(kind), lock], [key, token, "del" if new is None else "set", raw])
-        _forget(kind)
+        self._forget(kind)
         return new
 
     def items(self, kind: str, now: float) -> dict[str, Record]:
-        scoped = _scope.get()
+        scoped = self._scope.get()
         if scoped is not None and kind in scoped:
             return dict(scoped[kind])
         with self._errors():
@@ -197,14 +207,14 @@ class RedisStore:
                 pipe.hgetall(f"{self.prefix}:used:{kind}")
             replies = pipe.execute()
         read = {kind: self._items(replies[2 * i], replies[2 * i + 1], now) for i, kind in enumerate(kinds)}
-        _scope.set(dict(read))
+        self._scope.set(dict(read))
         return read
 
     def end(self) -> None:
-        scoped = _scope.get()
+        scoped = self._scope.get()
         if scoped is not None:
             scoped.clear()  # in place: a task the request started (a CIBA watcher) shares this dict and reads afresh
-        _scope.set(None)
+        self._scope.set(None)
 
     def append(self, kind: str, value: Record, maxlen: int) -> None:
         self._run("append", [self._logkey(kind), f"{self.prefix}:kinds"], [orjson.dumps(value), maxlen, kind])
@@ -216,7 +226,7 @@ class RedisStore:
 
     def clear(self, kind: str | None = None) -> None:
         self.flush()
-        _forget(kind)
+        self._forget(kind)
         if kind is None:
             self._run("clear", [f"{self.prefix}:kinds"], [self.prefix, DURABLE])
         else:
@@ -231,7 +241,7 @@ class RedisStore:
 
     def consume(self, kind: str, key: str) -> Record | None:
         got = self._run("consume", [self._kv(kind), f"{self.prefix}:used:{kind}"], [key])
-        _forget(kind)
+        self._forget(kind)
         if got is None:
             return None
         item = _decode(got[0], None)
@@ -304,11 +314,3 @@ class RedisStore:
         self.redis.close()
 
 
-def _forget(kind: str | None) -> None:
-    """A write to a kind ends the request's view of it: what this request reads next comes from Redis."""
-    scoped = _scope.get()
-    if scoped is not None:
-        if kind is None:
-            scoped.clear()
-        else:
-            scoped.pop(kind, None)
