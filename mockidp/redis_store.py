@@ -74,10 +74,11 @@ class RedisStore:
 
     def __init__(self, url: str) -> None:
         self.url, self.prefix = parse_url(url)
-        # No retries inside redis-py: a Redis that is away answers this request with a 503 within TIMEOUT, and the
-        # pool makes a new connection on the next request (redis-py reconnects on demand).
-        self.redis = redis.Redis.from_url(self.url, socket_timeout=TIMEOUT, socket_connect_timeout=TIMEOUT,
-                                          retry=Retry(NoBackoff(), 0), retry_on_timeout=False, health_check_interval=0)
+        # One immediate retry on a broken connection (a pooled one that Redis closed when it restarted: the retry
+        # connects afresh), none on a timeout: a Redis that is away or hangs answers this request with a 503 within
+        # TIMEOUT, and the pool reconnects on a later request once Redis is back.
+        self.redis = redis.Redis.from_url(self.url, socket_timeout=TIMEOUT, socket_connect_timeout=TIMEOUT, health_check_interval=0,
+                                          retry=Retry(NoBackoff(), 1, supported_errors=(redis.ConnectionError,)), retry_on_timeout=False)
         self._scripts = {name: self.redis.register_script(src) for name, src in
                          {"put": PUT, "take": TAKE, "setdefault": SETDEFAULT, "consume": CONSUME, "lock": LOCK_READ,
                           "write": WRITE_UNLOCK, "append": APPEND, "numbered": APPEND_NUMBERED, "clear": CLEAR,

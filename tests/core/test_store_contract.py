@@ -16,8 +16,8 @@ from mockidp.store import MemoryStore, Store, StoreUnavailable
 def backend(request: pytest.FixtureRequest) -> Iterator[Callable[[], Store]]:
     """A factory of store handles on one state: the same MemoryStore, or RedisStores on one fresh prefix."""
     if request.param == "memory":
-        store = MemoryStore()
-        yield lambda: store
+        memory = MemoryStore()
+        yield lambda: memory
         return
     from mockidp.redis_store import RedisStore
 
@@ -82,9 +82,13 @@ def test_update_runs_each_change_exactly_once_under_contention(backend: Callable
     a.put("ciba", "r", {"polls": 0, "seen": []}, expires_at=10)
     calls: list[int] = []
 
+    def once(rec: dict[str, Any]) -> dict[str, Any]:
+        calls.append(1)  # a change that notes what it saw must be called once per update, never retried
+        return {**rec, "polls": rec["polls"] + 1}
+
     def bump(i: int) -> None:
         for _ in range(5):
-            (a if i % 2 else b).update("ciba", "r", 0, lambda rec: (calls.append(i), {**rec, "polls": rec["polls"] + 1})[1])
+            (a if i % 2 else b).update("ciba", "r", 0, once)
 
     race(10, bump)
     assert a.get("ciba", "r", 0) == {"polls": 50, "seen": []} and len(calls) == 50

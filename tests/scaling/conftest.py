@@ -4,51 +4,11 @@ replicas' issuers are the same), and each replica's control plane directly."""
 
 from __future__ import annotations
 
-import re
-import ssl
-import subprocess
-import sys
-import threading
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
-
-PUBLIC = "idp.example.test:8443"  # the address clients use, as a load balancer in front of the replicas would pass it on
-FORWARDED = {"x-forwarded-host": PUBLIC, "x-forwarded-proto": "https"}
-
-
-class Replica:
-    def __init__(self, name: str, state_dir: Path, store: str, *extra: str) -> None:
-        self.name = name
-        self.proc = subprocess.Popen([sys.executable, "-m", "mockidp", "--state-dir", str(state_dir), "serve", "--port", "0", "--store", store,
-                                      "--log-level", "warning", *extra], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        self.lines: list[str] = []
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self.lines.append(line.rstrip())
-            if line.startswith("mockidp is ready"):
-                break
-        else:
-            raise AssertionError(f"replica {name} exited early:\n" + "\n".join(self.lines))
-        text = "\n".join(self.lines)
-        self.url = re.search(r"on (https://127\.0\.0\.1:\d+)", text).group(1)  # type: ignore[union-attr]
-        self.ssl = ssl.create_default_context(cafile=str(state_dir / "ca" / "ca.pem"))
-        # Keep reading its output (warnings), so a full pipe never blocks it.
-        threading.Thread(target=lambda: [self.lines.append(x.rstrip()) for x in self.proc.stdout or ()], daemon=True).start()
-
-    def http(self, **kwargs: Any) -> httpx.Client:
-        """A client of the authorities, as through the load balancer."""
-        return httpx.Client(base_url=self.url, verify=self.ssl, headers=FORWARDED, timeout=kwargs.pop("timeout", 10), **kwargs)
-
-    def control(self) -> httpx.Client:
-        return httpx.Client(base_url=self.url, verify=self.ssl, timeout=10)
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(10)
+from scaling_helpers import Replica
 
 
 @pytest.fixture(scope="module")

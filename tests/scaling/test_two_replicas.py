@@ -16,8 +16,7 @@ import jwt as pyjwt
 from authlib.integrations.httpx_client import OAuth2Client
 from joserfc import jwt
 from joserfc.jwk import RSAKey
-from conftest import FORWARDED, PUBLIC
-from scaling_helpers import AVAYA, CIBA, JWT_BEARER, OG_AUTH, avaya_code, eventually
+from scaling_helpers import AVAYA, CIBA, FORWARDED, JWT_BEARER, OG_AUTH, PUBLIC, avaya_code, eventually
 
 from mockidp.engine import PACKAGE_KEYS
 
