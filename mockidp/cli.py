@@ -102,6 +102,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             server.stop()
             print(f"error: {exc}", file=sys.stderr)
             return 1
+        workers.exit_on_sigterm()  # a container's stop: the first process stops the others on its way out
     print(f"mockidp serving {world.source} on {server.url}" + (f" ({args.workers} worker processes, store {args.store})" if procs
                                                                  else f" (store {args.store})" if engine.shared else ""))
     if server.tls_files and server.tls_files.replaced:

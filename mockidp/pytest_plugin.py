@@ -15,6 +15,7 @@ A server error inside mockidp during a test, or a planned fault that no request 
 
 from __future__ import annotations
 
+import os
 import ssl
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
@@ -253,8 +254,9 @@ def mockidp_tls_names() -> list[str]:
 
 @pytest.fixture(scope="session")
 def mockidp_store() -> str | None:
-    """The session server's state store: None for memory, or `redis://HOST:PORT/DB?prefix=NAME` (docs/scaling.md)."""
-    return None
+    """The session server's state store: memory (None), or `redis://HOST:PORT/DB?prefix=NAME` (docs/scaling.md), as
+    `mockidp serve --store` takes it; by default from MOCKIDP_STORE, like serve."""
+    return os.environ.get("MOCKIDP_STORE") or None
 
 
 @pytest.fixture(scope="session")
