@@ -64,6 +64,16 @@ def store_cost(redis_url: str, n: int) -> None:
     from mockidp.journal import Entry
     from mockidp.workers import open_store
 
+    from mockidp.redis_store import RedisStore
+
+    probe = RedisStore(redis_url)
+    times = []
+    for _ in range(n):
+        started = time.perf_counter()
+        probe.ping()
+        times.append(time.perf_counter() - started)
+    times.sort()
+    row("Redis PING round trip on loopback (redis-py, hiredis)", f"p50 {times[len(times) // 2] * 1e6:,.0f} µs, p99 {times[len(times) * 99 // 100] * 1e6:,.0f} µs")
     for name, url in (("memory", None), ("redis", redis_url)):
         engine = Engine(store=open_store(url))
         engine.reset()
