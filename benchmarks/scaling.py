@@ -78,7 +78,7 @@ def store_cost(redis_url: str, n: int) -> None:
         engine = Engine(store=open_store(url))
         engine.reset()
         started = time.perf_counter()
-        for i in range(n):
+        for _ in range(n):
             engine.begin_request()
             engine.claims.take_for("avaya", "demo-client")
             engine.faults.take_for("avaya", "token", {})
