@@ -62,9 +62,8 @@ def store_cost(redis_url: str, n: int) -> None:
     pipelined read), the planned claims, and the journal entry (queued, sent in batches)."""
     from mockidp.engine import Engine
     from mockidp.journal import Entry
-    from mockidp.workers import open_store
-
     from mockidp.redis_store import RedisStore
+    from mockidp.workers import open_store
 
     probe = RedisStore(redis_url)
     times = []
