@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from run import AVAYA_TOKEN, FORM, HERE, PY, ROWS, ensure_wrk, free_port, machine, raw_sign_rate, row, wait_ready, wrk
+from run import AVAYA_TOKEN, FORM, HERE, PY, ROWS, ensure_wrk, free_port, machine, raw_sign_rate, row, wait_ready, wrk  # type: ignore[import-not-found]
 
 
 @contextmanager

@@ -43,6 +43,7 @@ GC_SECONDS = 7 * 86400  # a kind's hash outlives its last write by this: GC only
 LOCK_MS = 5000  # an update's lock frees itself if its holder dies
 LOCK_WAIT = 2.0  # seconds an update waits for another's lock before the request gets a 503
 SWEEP_EVERY = 4096  # writes between two sweeps of one kind
+LINGER = 0.002  # seconds the journal's sender waits for more entries before one round trip sends them all
 TIMEOUT = 2.0  # socket timeouts: a Redis that hangs costs a request this much, then a 503
 
 
@@ -89,6 +90,7 @@ class RedisStore:
         self._cond = threading.Condition()
         self._flusher: threading.Thread | None = None
         self._lost = 0  # log entries dropped while Redis was away
+        self._urgent = 0  # readers waiting for the queue: no lingering then
         # A request's view of the kinds begin() read: per store and per context (each request is its own task).
         self._scope: contextvars.ContextVar[dict[str, dict[str, Record]] | None] = contextvars.ContextVar(f"mockidp-store-{id(self)}", default=None)
 
@@ -275,6 +277,10 @@ class RedisStore:
             with self._cond:
                 while not self._pending:
                     self._cond.wait()
+                urgent = self._urgent
+            if not urgent:  # under load, gather what the next moment brings: one round trip for many entries
+                time.sleep(LINGER)
+            with self._cond:
                 batch = list(self._pending)
             try:
                 self._send(batch)
@@ -289,22 +295,23 @@ class RedisStore:
         by_kind: dict[tuple[str, int], list[bytes]] = {}
         for kind, body, maxlen in batch:
             by_kind.setdefault((kind, maxlen), []).append(body)
-        with self._errors():
-            pipe = self.redis.pipeline(transaction=False)
-            for (kind, maxlen), bodies in by_kind.items():
-                self._scripts["numbered"](keys=[self._logkey(kind), f"{self.prefix}:seq:{kind}", f"{self.prefix}:kinds"],
-                                          args=[maxlen, kind, *bodies], client=pipe)
-            pipe.execute()
+        for (kind, maxlen), bodies in by_kind.items():  # one EVALSHA per kind (the journal: one in all)
+            self._run("numbered", [self._logkey(kind), f"{self.prefix}:seq:{kind}", f"{self.prefix}:kinds"], [maxlen, kind, *bodies])
 
     def flush(self, timeout: float = TIMEOUT) -> None:
         """Wait until this process's queued log entries are in Redis (or the timeout passes: Redis is away)."""
         deadline = time.monotonic() + timeout
         with self._cond:
-            while self._pending and self._flusher is not None and self._flusher.is_alive():
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return
-                self._cond.wait(left)
+            self._urgent += 1
+            self._cond.notify_all()
+            try:
+                while self._pending and self._flusher is not None and self._flusher.is_alive():
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        return
+                    self._cond.wait(left)
+            finally:
+                self._urgent -= 1
 
     def ping(self) -> None:
         with self._errors():
