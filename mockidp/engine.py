@@ -89,6 +89,7 @@ class Engine:
         # tracebacks of unhandled exceptions: a test suite fails on any
         self.server_errors: list[str] | SharedLog = SharedLog(self.store) if self.shared else []
         self._world_revision = ""  # the shared store's world revision this process serves
+        self._world_base = self.loaded_world  # what shared world changes apply to: the loaded world, or use_world's
         self._base_url = base_url
         self.authorities: dict[str, Authority] = {
             cls.name: cls(self, getattr(self.world, cls.name)) for cls in AUTHORITY_CLASSES
@@ -118,6 +119,7 @@ class Engine:
         self.keys.reset()
         self.server_errors.clear()
         self._world_revision = self.keys.revision = ""  # the store was cleared: nothing changed any more
+        self._world_base = self.loaded_world
         if self._world_changed:
             self.world = self.loaded_world
             self._world_changed = self._world_owned = False
@@ -125,7 +127,7 @@ class Engine:
 
     def use_world(self, world: World) -> None:
         """Serve another world until the next reset (the pytest marker's per-test world)."""
-        self.world = world
+        self.world = self._world_base = world
         self._apply_world()
         self._world_changed = self._world_owned = True
 
@@ -237,8 +239,9 @@ class Engine:
     def _replay_world(self, revision: str) -> None:
         ops = self.store.log("world-ops") if revision else []
         with self.world_lock:
-            self.world = self.loaded_world
-            self._world_changed = self._world_owned = False
+            self.world = self._world_base
+            self._world_changed = self._world_base is not self.loaded_world
+            self._world_owned = False
         for op in ops:
             path, item = str(op["path"]), dict(op.get("item") or {})
             try:

@@ -224,3 +224,38 @@ def test_fifty_parallel_polls_of_one_granted_auth_req_id_have_one_winner(pair) -
     assert started.status_code == 200, started.text
     got = race([a, b], CIBA + "/token", auth=OG_AUTH, data={"grant_type": "urn:openid:params:grant-type:ciba", "auth_req_id": started.json()["auth_req_id"]})
     assert got[(200, "")] == 1 and sum(got.values()) == 50 and all(status == 400 for status, _ in got if status != 200), got
+
+
+def test_a_ping_for_a_request_taken_on_b_and_approved_through_a_is_delivered_once(pair, httpserver) -> None:
+    a, b = pair
+    httpserver.expect_request("/notify", method="POST").respond_with_data("", status=204)
+    with a.control() as ctl:
+        assert ctl.post("/_mockidp/world/opengateway/apps", json={
+            "client_id": "notified-app", "secret": "notified-secret", "purposes": ["dpv:FraudPreventionAndDetection#sim-swap"],
+            "delivery_mode": "ping", "notification_endpoint": httpserver.url_for("/notify")}).status_code in (200, 201)
+        assert ctl.post("/_mockidp/ciba/subscribers", json={"login_hint": "tel:+34655555555", "decision": "never"}).status_code == 204
+    auth = ("notified-app", "notified-secret")
+    with b.http() as http:  # B takes the request, so B's watcher delivers
+        started = http.post(CIBA + "/bc-authorize", auth=auth, data={"login_hint": "tel:+34655555555", "client_notification_token": "cnt-1",
+                                                                     "purpose": "dpv:FraudPreventionAndDetection#sim-swap"})
+    assert started.status_code == 200, started.text
+    rid = started.json()["auth_req_id"]
+    time.sleep(0.2)
+    assert httpserver.log == []  # pending: nothing to notify
+    with a.control() as ctl:
+        assert ctl.post(f"/_mockidp/ciba/{rid}/approve", json={}).status_code == 200
+    eventually(lambda: httpserver.log or None)
+    time.sleep(0.3)  # a second deliverer, if there were one, would have posted by now
+    assert len(httpserver.log) == 1
+    request, _ = httpserver.log[0]
+    assert request.headers["authorization"] == "Bearer cnt-1" and request.get_json() == {"auth_req_id": rid}
+    with a.http() as http:  # the client redeems on the other replica
+        got = http.post(CIBA + "/token", auth=auth, data={"grant_type": "urn:openid:params:grant-type:ciba", "auth_req_id": rid})
+    assert got.status_code == 200, got.text
+
+    def pinged() -> list[dict[str, Any]] | None:
+        with a.control() as ctl:
+            found = [e for e in ctl.get("/_mockidp/journal").json() if e["endpoint"] == "ping-notification"]
+        return found or None
+
+    assert [e["status"] for e in eventually(pinged)] == [204]
