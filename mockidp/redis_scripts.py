@@ -124,3 +124,11 @@ for i = 1, #fields, 2 do
 end
 return res[1]
 """
+
+# A request's view of several kinds in one command (cheaper than a pipeline of HGETALLs: one reply to parse).
+# KEYS: for each kind its hash then its use counts. Returns the HGETALL replies in that order.
+READ_MANY = """
+local out = {}
+for i = 1, #KEYS do out[i] = redis.call('HGETALL', KEYS[i]) end
+return out
+"""

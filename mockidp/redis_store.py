@@ -36,7 +36,7 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from mockidp.redis_scripts import APPEND, APPEND_NUMBERED, CLEAR, CONSUME, LOCK_READ, PUT, SETDEFAULT, SWEEP, TAKE, WRITE_UNLOCK
+from mockidp.redis_scripts import APPEND, APPEND_NUMBERED, CLEAR, CONSUME, LOCK_READ, PUT, READ_MANY, SETDEFAULT, SWEEP, TAKE, WRITE_UNLOCK
 from mockidp.store import DURABLE, Record, StoreUnavailable
 
 GC_SECONDS = 7 * 86400  # a kind's hash outlives its last write by this: GC only, never what decides expiry
@@ -83,7 +83,7 @@ class RedisStore:
         self._scripts = {name: self.redis.register_script(src) for name, src in
                          {"put": PUT, "take": TAKE, "setdefault": SETDEFAULT, "consume": CONSUME, "lock": LOCK_READ,
                           "write": WRITE_UNLOCK, "append": APPEND, "numbered": APPEND_NUMBERED, "clear": CLEAR,
-                          "sweep": SWEEP}.items()}
+                          "sweep": SWEEP, "read": READ_MANY}.items()}
         self._writes = 0
         self._cursors: dict[str, int] = {}
         self._pending: list[tuple[str, bytes, int]] = []  # journal entries not yet sent
@@ -201,14 +201,11 @@ class RedisStore:
         return out
 
     def begin(self, kinds: list[str], now: float) -> dict[str, dict[str, Record]]:
-        """One pipelined read of several kinds; items() answers them from it until end() (a request's view of the
+        """One read of several kinds (one script call); items() answers them from it until end() (a request's view of the
         control state: fault and claims plans; consuming one is still atomic in Redis)."""
-        with self._errors():
-            pipe = self.redis.pipeline(transaction=False)
-            for kind in kinds:
-                pipe.hgetall(self._kv(kind))
-                pipe.hgetall(f"{self.prefix}:used:{kind}")
-            replies = pipe.execute()
+        keys = [k for kind in kinds for k in (self._kv(kind), f"{self.prefix}:used:{kind}")]
+        flat = self._run("read", keys, [])
+        replies = [dict(zip(r[::2], r[1::2], strict=True)) for r in flat]
         read = {kind: self._items(replies[2 * i], replies[2 * i + 1], now) for i, kind in enumerate(kinds)}
         self._scope.set(dict(read))
         return read
