@@ -28,6 +28,7 @@ from mockidp.errors import BadRequestBody, OAuthError, server_error
 from mockidp.faults import Fault
 from mockidp.journal import Entry, masked
 from mockidp.request import Reply, Request
+from mockidp.store import StoreUnavailable
 
 if TYPE_CHECKING:
     from mockidp.control.guard import ControlSettings
@@ -131,6 +132,7 @@ class EndpointApp:
         req: Request | None = None
         fault: Fault | None = None
         try:
+            self.engine.begin_request()  # a shared store: what other processes changed (one read; nothing in memory)
             req = await self.parse(scope, receive)
             params = dict(req.params)
             if client_id := claimed_client(req):
@@ -151,9 +153,15 @@ class EndpointApp:
             return
         except OAuthError as err:
             reply = self.render_error(err, req)
+        except StoreUnavailable as exc:  # Redis is away: RFC 6749 §5.2's temporarily_unavailable, in the vendor's shape
+            log.warning("%s", exc)
+            reply = self.render_error(OAuthError("temporarily_unavailable", "the state store is unavailable; retry later", 503,
+                                                 headers={"retry-after": "1"}), req)
         except Exception:
             self.engine.record_server_error(traceback.format_exc())
             reply = self.render_error(server_error(), req)
+        finally:
+            self.engine.end_request()
         # Journal first: a client that got its answer may read the journal at once (no race with the send).
         self.record(scope, req, reply, fault, started)
         await send_reply(reply, send)
@@ -320,6 +328,38 @@ class HostRouting:
         await self.app(scope, receive, send)
 
 
+class SharedState:
+    """Everything but the authority endpoints (the control plane, the dashboard, /healthz) first takes what other
+    processes changed in a shared store; a store that is away answers 503 (so a health check fails over)."""
+
+    def __init__(self, app: ASGIApp, engine: Engine) -> None:
+        self.app, self.engine = app, engine
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not self.engine.shared:
+            await self.app(scope, receive, send)
+            return
+        try:
+            self.engine.begin_request()
+        except StoreUnavailable as exc:
+            await store_unavailable(StarletteRequest(scope), exc)(scope, receive, send)
+            return
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.engine.end_request()
+
+
+async def store_unavailable_handler(request: StarletteRequest, exc: Exception) -> Response:
+    return store_unavailable(request, exc)
+
+
+def store_unavailable(request: StarletteRequest, exc: Exception) -> Response:
+    log.warning("%s", exc)
+    return JSONResponse({"error": "temporarily_unavailable", "error_description": "the state store is unavailable; retry later"},
+                        503, headers={"retry-after": "1"})
+
+
 async def not_found(request: StarletteRequest, exc: Exception) -> Response:
     status = getattr(exc, "status_code", 404)
     text = {404: "Not found", 405: "Method not allowed"}.get(status, "Error")
@@ -337,9 +377,9 @@ def build_app(engine: Engine, control: ControlSettings | None = None) -> ASGIApp
 
     endpoints = EndpointRouter(engine)
     routes: list[BaseRoute] = [Route("/healthz", healthz), *control_routes(engine), *dashboard_routes(engine), *endpoints.mounts]
-    app = Starlette(routes=routes, exception_handlers={404: not_found, 405: not_found})
+    app = Starlette(routes=routes, exception_handlers={404: not_found, 405: not_found, StoreUnavailable: store_unavailable_handler})
     app.state.engine = engine
-    return HostRouting(ControlGuard(app, engine, control or ControlSettings()), engine, endpoints)
+    return HostRouting(SharedState(ControlGuard(app, engine, control or ControlSettings()), engine), engine, endpoints)
 
 
 def asgi_app(engine: Engine | None = None) -> Any:

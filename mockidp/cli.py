@@ -60,8 +60,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    from mockidp import workers
+
+    if args.workers > 1 and (args.store or "").strip() in workers.MEMORY:
+        print(f"error: --workers {args.workers} needs a shared store: add --store redis://HOST:6379/0 (or MOCKIDP_STORE)", file=sys.stderr)
+        return 2
     world = load_world(args.world)
-    engine = Engine(world, state_dir=args.state_dir)
+    try:
+        store = workers.open_store(args.store)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    engine = Engine(world, state_dir=args.state_dir, store=store)
     try:
         control = ControlSettings.from_env(args.allowed_host, args.control_token)
     except ValueError as exc:
@@ -69,7 +79,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return 2
     server = MockIdpServer(engine, host=args.host, port=args.port, tls=not args.no_tls, state_dir=args.state_dir, log_level=args.log_level,
                            threads=args.threads, allowed_hosts=control.allowed_hosts, control_token=control.token,
-                           tls_names=tls_names)
+                           tls_names=tls_names, reuse_port=args.workers > 1 or getattr(args, "worker", 0) > 0)
     try:
         server.start()
     except BindError as exc:  # one line a user can act on, not a traceback
@@ -79,7 +89,22 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except TlsStateError as exc:  # e.g. a read-only state dir that holds no usable CA
         print(f"error: {exc.strerror}; choose another --state-dir (or MOCKIDP_STATE_DIR)", file=sys.stderr)
         return 2
-    print(f"mockidp serving {world.source} on {server.url}")
+    if getattr(args, "worker", 0):  # a worker process of --workers: the first process printed everything else
+        print(f"mockidp worker {args.worker} serving on {server.url}", flush=True)
+        args.ready.set()
+        server.serve_forever()
+        return 0
+    procs = []
+    if args.workers > 1:
+        try:
+            procs = workers.spawn(args, server.port, args.workers - 1, cmd_serve)
+        except RuntimeError as exc:
+            server.stop()
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        workers.exit_on_sigterm()  # a container's stop: the first process stops the others on its way out
+    print(f"mockidp serving {world.source} on {server.url}" + (f" ({args.workers} worker processes, store {args.store})" if procs
+                                                                 else f" (store {args.store})" if engine.shared else ""))
     if server.tls_files and server.tls_files.replaced:
         print(server.tls_files.replaced)
     if server.ca_bundle:
@@ -99,7 +124,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
             print(f"  {line}")
     print("\nmockidp is ready (Ctrl-C stops it)")
     sys.stdout.flush()
-    server.serve_forever()
+    try:
+        server.serve_forever()
+    finally:
+        workers.stop(procs)
     return 0
 
 
@@ -194,6 +222,13 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--control-token", default=None, metavar="TOKEN",
                    help="require Authorization: Bearer TOKEN on the control plane (default: none; env MOCKIDP_CONTROL_TOKEN); "
                         "the dashboard link printed at start carries it")
+    s.add_argument("--store", default=_env("MOCKIDP_STORE"), metavar="URL",
+                   help="where state lives: memory (one process) or redis://HOST:6379/0?prefix=NAME, shared by every "
+                        "worker and replica on it, so they act as one mockidp (docs/scaling.md; pip install 'mockidp[redis]') "
+                        f"(default: {_help_value(_env('MOCKIDP_STORE'), 'memory')}; env MOCKIDP_STORE)")
+    s.add_argument("--workers", type=_positive, default=_env("MOCKIDP_WORKERS") or "1", metavar="N",
+                   help="worker processes serving the port (SO_REUSEPORT), each with its own GIL; needs --store redis://... "
+                        "(default: %(default)s; env MOCKIDP_WORKERS)")
     s.set_defaults(func=cmd_serve)
 
     w = sub.add_parser("world", help="world files").add_subparsers(dest="world_command", required=True)

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mockidp.plan import ANY, Plan, Planned
+
+if TYPE_CHECKING:
+    from mockidp.store import Store
 
 
 @dataclass
@@ -44,8 +47,8 @@ class Fault(Planned):
 class FaultPlan(Plan[Fault]):
     """Faults are consumed in the order they were planned; the first matching one answers a request."""
 
-    def __init__(self) -> None:
-        super().__init__("fault")
+    def __init__(self, store: Store | None = None) -> None:
+        super().__init__("fault", store=store, item_type=Fault)
 
     def take_for(self, authority: str, endpoint: str, params: dict[str, str]) -> Fault | None:
         taken = self.take(lambda f: f.matches(authority, endpoint, params))

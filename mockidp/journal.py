@@ -49,12 +49,16 @@ class Entry:
 class Journal:
     def __init__(self, store: Store, maxlen: int = 1000) -> None:
         self.store = store
+        self.shared = bool(getattr(store, "shared", False))
         self.maxlen = maxlen
         self._seq = itertools.count(1)  # next() on it is atomic: event loops on several threads share one journal
 
     def record(self, entry: Entry) -> None:
         # Shallow: the entry's dicts are built fresh for each request (asdict's deep copy was ~15 % of a token request).
-        self.store.append(KIND, dict(vars(entry)), self.maxlen)
+        if self.shared:  # several processes: the store numbers the entries, one sequence for all, sent in batches
+            self.store.append_numbered(KIND, dict(vars(entry)), self.maxlen)
+        else:
+            self.store.append(KIND, dict(vars(entry)), self.maxlen)
 
     def next_seq(self) -> int:
         return next(self._seq)

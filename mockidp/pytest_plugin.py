@@ -15,6 +15,7 @@ A server error inside mockidp during a test, or a planned fault that no request 
 
 from __future__ import annotations
 
+import os
 import ssl
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
@@ -252,12 +253,21 @@ def mockidp_tls_names() -> list[str]:
 
 
 @pytest.fixture(scope="session")
+def mockidp_store() -> str | None:
+    """The session server's state store: memory (None), or `redis://HOST:PORT/DB?prefix=NAME` (docs/scaling.md), as
+    `mockidp serve --store` takes it; by default from MOCKIDP_STORE, like serve."""
+    return os.environ.get("MOCKIDP_STORE") or None
+
+
+@pytest.fixture(scope="session")
 def mockidp_server(mockidp_world_file: str | None, mockidp_tls: bool, mockidp_host: str, mockidp_tls_names: list[str],
                    tmp_path_factory: pytest.TempPathFactory, mockidp_control_token: str | None,
-                   mockidp_allowed_hosts: tuple[str, ...]) -> Iterator[MockIdpServer]:
+                   mockidp_allowed_hosts: tuple[str, ...], mockidp_store: str | None) -> Iterator[MockIdpServer]:
     """The session's server (one per xdist worker: each worker has its own session, and its own CA)."""
+    from mockidp.workers import open_store
+
     state_dir = Path(tmp_path_factory.mktemp("mockidp-state"))
-    engine = Engine(load_world(mockidp_world_file), state_dir=state_dir)
+    engine = Engine(load_world(mockidp_world_file), state_dir=state_dir, store=open_store(mockidp_store))
     with MockIdpServer(engine, host=mockidp_host, tls=mockidp_tls, state_dir=state_dir, tls_names=mockidp_tls_names,
                        control_token=mockidp_control_token, allowed_hosts=mockidp_allowed_hosts) as server:
         yield server

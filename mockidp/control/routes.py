@@ -180,7 +180,7 @@ def control_routes(engine: Engine) -> list[BaseRoute]:
         return JSONResponse(control.device_decide(request.path_params["user_code"], request.path_params["action"], body.get("user")))
 
     async def server_errors(request: Request) -> Response:
-        return JSONResponse(engine.server_errors)
+        return JSONResponse(list(engine.server_errors))
 
     async def openapi(request: Request) -> Response:
         return JSONResponse(openapi_document())

@@ -48,7 +48,7 @@ class Control:
         return self.engine.world_add(path, item)
 
     def world_remove(self, path: str) -> None:
-        self.engine.change_world(path, lambda world: world_edit.remove(world, path))
+        self.engine.world_remove(path)
 
     # --- faults, claims, time, journal ---------------------------------------------------------------
     def add_fault(self, **fields: Any) -> Fault:
