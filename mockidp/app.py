@@ -277,6 +277,21 @@ class HostRouting:
         self.app, self.engine, self.endpoints = app, engine, endpoints
         self.hosts = [(re.compile("|".join(f"(?:{p})" for p in a.host_patterns), re.IGNORECASE), a)
                       for a in engine.authorities.values() if a.host_patterns]
+        self.prefixes = {a.prefix.strip("/") for a in engine.authorities.values()} | {"_mockidp", "healthz"}
+
+    def root_segment(self, scope: Scope, path: str) -> Scope:
+        """A path at the root whose first segment an authority claims (`Authority.claims_root_segment`) is served
+        as under that authority's prefix, with root-form URLs, as a host-routed request is. Another authority's
+        prefix is never claimed, so no root path shadows it."""
+        segment = path[1:].split("/", 1)[0]
+        if not segment or segment in self.prefixes:
+            return scope
+        for authority in self.engine.authorities.values():
+            if authority.claims_root_segment(segment):
+                scope = dict(scope, path=authority.prefix + path, raw_path=None)
+                scope["mockidp.host_routed"] = True
+                return scope
+        return scope
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -296,6 +311,8 @@ class HostRouting:
                     scope = dict(scope, path=authority.prefix + path, raw_path=None)
                     scope["mockidp.host_routed"] = True
                     break
+            else:
+                scope = self.root_segment(scope, path)
             endpoint = self.endpoints.find(scope)
             if endpoint is not None:
                 scope["root_path"] = scope.get("root_path", "") + endpoint.authority.prefix  # as Starlette's Mount

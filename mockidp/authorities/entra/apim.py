@@ -89,7 +89,7 @@ class ApimGateway:
         tenant = self.entra.tenants[api.tenant.lower()]
         if not api.issuers:
             return set(self.entra.known_issuers(req, tenant))
-        bases = (req.base, self.entra.default_base())
+        bases = self.entra.bases(req)
         return {i.replace("{base}", b) for i in api.issuers for b in bases}
 
     @staticmethod

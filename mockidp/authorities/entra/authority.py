@@ -17,7 +17,7 @@ from mockidp.authorities.entra.client_credentials import ClientCredentialsGrant
 from mockidp.authorities.entra.clientauth import CLIENT_CREDENTIALS, Client, ClientAuth
 from mockidp.authorities.entra.errors import TokenErrors
 from mockidp.authorities.entra.grants import UserGrants
-from mockidp.authorities.entra.tenant import MICROSOFT_HOSTS, MULTI_TENANT, find_tenant, known_issuers, v1_issuer, v2_issuer
+from mockidp.authorities.entra.tenant import MICROSOFT_HOSTS, MULTI_TENANT, find_tenant, is_guid, known_issuers, v1_issuer, v2_issuer
 from mockidp.authorities.entra.world import EntraTenant, EntraWorld
 from mockidp.errors import OAuthError
 from mockidp.keys import KeySet
@@ -39,6 +39,23 @@ class Entra(Authority):
         # rebuilds it (MockIdpServer's threads), and must see the old table or the new one, never half of one.
         self.tenants: dict[str, EntraTenant] = {key.lower(): tenant for tenant in self.config.tenants for key in (tenant.tenant_id, *tenant.domains)}
         self.apis = {api.path: api for api in self.config.apim}
+
+    # Root paths (app.HostRouting): a tenant id or domain, or a multi-tenant name, as the first segment, because MSAL
+    # and azure-identity key their token caches by the first path segment of the authority (msal/authority.py
+    # canonicalize; azure/identity/_internal/aad_client_base.py get_cached_access_token). `oidc` is userinfo, which
+    # the root-form discovery document advertises at the root too.
+    ROOT_SEGMENTS = (*MULTI_TENANT, "oidc")
+
+    def claims_root_segment(self, segment: str) -> bool:
+        # Any GUID too, so an unknown tenant id gets Entra's AADSTS90002 rather than a bare 404.
+        return segment.lower() in self.tenants or segment.lower() in self.ROOT_SEGMENTS or is_guid(segment)
+
+    def bases(self, req: Request) -> list[str]:
+        """Every base the request's tenant is served under: this request's, the prefixed and the root form of it,
+        and the engine's (tokens issued at `/entra/{tenant}` and at `/{tenant}` are both the tenant's)."""
+        root = self.services.base_url.rstrip("/")
+        mine = req.base.removesuffix(self.prefix)
+        return list(dict.fromkeys((req.base, mine, mine + self.prefix, self.default_base(), root)))
 
     def tenant_keyset(self, tenant: EntraTenant) -> KeySet:
         return self.keyset(f"tenant-{tenant.tenant_id}", tenant.alg, kid_style="x5t")
@@ -116,7 +133,7 @@ class Entra(Authority):
 
     def known_issuers(self, req: Request, tenant: EntraTenant) -> list[str]:
         """Every issuer this tenant's tokens may carry: v2 at each base it is served under, and v1."""
-        return known_issuers(tenant, req.base, self.default_base())
+        return known_issuers(tenant, *self.bases(req))
 
     # --- discovery and keys ------------------------------------------------------------------------
 

@@ -104,7 +104,7 @@ class ClientAuth:
         """`aud` must be the token endpoint: accepted with the tenant as GUID or domain, v2 or v1 path, at any base
         the tenant is served under."""
         names = {req.path_params.get("tenant", ""), tenant.tenant_id, *tenant.domains}
-        bases = {req.base, self.entra.default_base()}
+        bases = set(self.entra.bases(req))
         return {f"{b}/{n}/oauth2{v}/token" for b in bases for n in names for v in ("/v2.0", "")}
 
     def assertion_error(self, exc: TokenInvalid, assertion: str, app: EntraApp) -> OAuthError:
