@@ -17,6 +17,7 @@ from mockidp.authorities.entra.client_credentials import ClientCredentialsGrant
 from mockidp.authorities.entra.clientauth import CLIENT_CREDENTIALS, Client, ClientAuth
 from mockidp.authorities.entra.errors import TokenErrors
 from mockidp.authorities.entra.grants import UserGrants
+from mockidp.authorities.entra.managed_identity import IMDS_HOST, ManagedIdentities, render_app_service_error, render_imds_error
 from mockidp.authorities.entra.tenant import MICROSOFT_HOSTS, MULTI_TENANT, find_tenant, is_guid, known_issuers, v1_issuer, v2_issuer
 from mockidp.authorities.entra.world import EntraTenant, EntraWorld
 from mockidp.errors import OAuthError
@@ -29,7 +30,9 @@ class Entra(Authority):
     name = "entra"
     title = "Microsoft Entra ID (Azure AD)"
     prefix = "/entra"
-    host_patterns = (r"login\.microsoftonline\.com", r"login\.windows\.net", r"sts\.windows\.net")
+    # 169.254.169.254: the IMDS address, for a client whose AZURE_POD_IDENTITY_AUTHORITY_HOST is not set and a
+    # server (plain HTTP, as IMDS) that answers at that address.
+    host_patterns = (r"login\.microsoftonline\.com", r"login\.windows\.net", r"sts\.windows\.net", re.escape(IMDS_HOST))
     cert_hostnames = ('login.microsoftonline.com', 'login.windows.net', 'sts.windows.net')
     config: EntraWorld
     world_type = EntraWorld
@@ -44,7 +47,8 @@ class Entra(Authority):
     # and azure-identity key their token caches by the first path segment of the authority (msal/authority.py
     # canonicalize; azure/identity/_internal/aad_client_base.py get_cached_access_token). `oidc` is userinfo, which
     # the root-form discovery document advertises at the root too.
-    ROOT_SEGMENTS = (*MULTI_TENANT, "oidc")
+    # `metadata` is IMDS, so AZURE_POD_IDENTITY_AUTHORITY_HOST may be the server's root URL as well as /entra.
+    ROOT_SEGMENTS = (*MULTI_TENANT, "oidc", "metadata")
 
     def claims_root_segment(self, segment: str) -> bool:
         # Any GUID too, so an unknown tenant id gets Entra's AADSTS90002 rather than a bare 404.
@@ -101,6 +105,7 @@ class Entra(Authority):
         gate = ApimGateway(self)
         browser = EntraBrowser(self)
         users = UserGrants(self)
+        identities = ManagedIdentities(self)
         # Entra's order: the tenant, repeated parameters, grant_type, then the client (clientauth.py).
         token = TokenEndpoint[EntraTenant, Client](
             issuer_of=lambda req: self.tenant_of(req, "invalid_request"),
@@ -113,6 +118,8 @@ class Entra(Authority):
             Endpoint("/apim/{api}/{path:path}", "apim", gate.handle, every),
             Endpoint("/apim/{api}", "apim", gate.handle, every),
             Endpoint("/common/discovery/instance", "instance-discovery", self.instance_discovery),
+            Endpoint("/metadata/identity/oauth2/token", "imds", identities.imds, ("GET",), render_imds_error),
+            Endpoint("/msi/token", "app-service-msi", identities.app_service, ("GET",), render_app_service_error),
             Endpoint("/oidc/userinfo", "userinfo", browser.userinfo, ("GET", "POST"), render_graph_error),
             Endpoint("/{tenant}/oauth2/v2.0/token", "token", token, ("POST",)),
             # A browser endpoint: errors before the redirect URI is trusted are pages, never JSON.
