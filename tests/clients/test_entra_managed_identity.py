@@ -16,6 +16,7 @@ from azure.core.pipeline.transport import AsyncioRequestsTransport
 from azure.identity import CredentialUnavailableError, DefaultAzureCredential, ManagedIdentityCredential
 from azure.identity.aio import DefaultAzureCredential as AioDefaultAzureCredential
 from azure.identity.aio import ManagedIdentityCredential as AioManagedIdentityCredential
+from azure_env import clear_azure_env
 
 TENANT = "11111111-1111-1111-1111-111111111111"
 API_APP, SCOPE = "44444444-4444-4444-4444-444444444444", "api://fivedegrees-demo-api/.default"
@@ -24,16 +25,12 @@ SYSTEM = {"client_id": "56565656-5656-5656-5656-565656565656", "object_id": "5a5
 USER = {"client_id": "57575757-5757-5757-5757-575757575757", "object_id": "5b5b5b5b-5b5b-5b5b-5b5b-5b5b5b5b5b5b",
         "resource_id": "/subscriptions/5d5d5d5d-5d5d-5d5d-5d5d-5d5d5d5d5d5d/resourcegroups/fivedegrees-demo/providers/Microsoft.ManagedIdentity/userAssignedIdentities/fivedegrees-demo-identity"}
 IDENTITY_HEADER = "mockidp-identity-header"  # the default world's entra.identity_header
-ENV = ("IDENTITY_ENDPOINT", "IDENTITY_HEADER", "IDENTITY_SERVER_THUMBPRINT", "IMDS_ENDPOINT", "MSI_ENDPOINT", "MSI_SECRET",
-       "AZURE_POD_IDENTITY_AUTHORITY_HOST", "AZURE_FEDERATED_TOKEN_FILE", "AZURE_CLIENT_ID", "AZURE_TENANT_ID", "AZURE_CLIENT_SECRET",
-       "AZURE_CLIENT_CERTIFICATE_PATH", "AZURE_USERNAME", "AZURE_AUTHORITY_HOST", "AZURE_TOKEN_CREDENTIALS")
 
 
 @pytest.fixture(autouse=True)
 def clean_env(mockidp, monkeypatch):
     """Only what a test sets: the credentials read the environment at construction (and MSAL at each request)."""
-    for name in ENV:
-        monkeypatch.delenv(name, raising=False)
+    clear_azure_env(monkeypatch)
     mockidp.trust(monkeypatch)  # azure-core's requests transport and MSAL's session read REQUESTS_CA_BUNDLE
 
 

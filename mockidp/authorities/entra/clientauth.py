@@ -15,6 +15,7 @@ from typing import Any
 from mockidp.authorities.aad import aad_error
 from mockidp.authorities.entra.context import EntraContext
 from mockidp.authorities.entra.errors import invalid_client, malformed, missing, stamp
+from mockidp.authorities.entra.federation import Federation, is_federated
 from mockidp.authorities.entra.tenant import app_of
 from mockidp.authorities.entra.world import EntraApp, EntraTenant
 from mockidp.errors import OAuthError
@@ -74,6 +75,9 @@ class ClientAuth:
                 raise aad_error("invalid_request", 70002, f"Error validating credentials. The client_assertion_type must be '{JWT_BEARER}'.")
             if creds.assertion is None:
                 raise missing("client_assertion")
+            if is_federated(creds.assertion):  # workload identity federation (federation.py)
+                Federation(self.entra).verify(req, self.entra.bases(req), app, creds.assertion)
+                return "2"
             self.verify_certificate_assertion(req, tenant, app, creds.assertion)
             return "2"
         if creds.secret is None:

@@ -14,6 +14,18 @@ from mockidp.oauth.keymaterial import inline_pem
 
 
 @dataclass
+class EntraFederatedCredential:
+    """A federated identity credential of an app (workload-identity-federation.md): a token from `issuer` whose
+    `sub` is `subject` and whose `aud` holds one of `audiences` stands in for the app's secret. `{base}` in the
+    issuer is this server's root URL, e.g. "{base}/workload/kubernetes" (mockidp's stand-in issuers)."""
+
+    issuer: str
+    subject: str
+    audiences: list[str] = field(default_factory=lambda: ["api://AzureADTokenExchange"])
+    name: str = ""
+
+
+@dataclass
 class EntraApp:
     app_id: str
     display_name: str = ""
@@ -30,6 +42,7 @@ class EntraApp:
     redirect_uris: list[str] = field(default_factory=list)
     public_client: bool = False  # SPA / mobile and desktop: no credential, PKCE required
     scopes: list[str] = field(default_factory=list)  # delegated permissions the API exposes (`scp`), e.g. Api.Read
+    federated_credentials: list[EntraFederatedCredential] = field(default_factory=list)
 
 
 @dataclass
