@@ -18,7 +18,9 @@ from mockidp.authorities.entra.clientauth import CLIENT_CREDENTIALS, Client, Cli
 from mockidp.authorities.entra.errors import TokenErrors
 from mockidp.authorities.entra.grants import UserGrants
 from mockidp.authorities.entra.managed_identity import IMDS_HOST, ManagedIdentities, render_app_service_error, render_imds_error
+from mockidp.authorities.entra.obo import JWT_BEARER_GRANT, OnBehalfOf
 from mockidp.authorities.entra.tenant import MICROSOFT_HOSTS, MULTI_TENANT, find_tenant, is_guid, known_issuers, v1_issuer, v2_issuer
+from mockidp.authorities.entra.v1 import V1ClientCredentials
 from mockidp.authorities.entra.world import EntraTenant, EntraWorld
 from mockidp.errors import OAuthError
 from mockidp.keys import KeySet
@@ -109,8 +111,13 @@ class Entra(Authority):
         # Entra's order: the tenant, repeated parameters, grant_type, then the client (clientauth.py).
         token = TokenEndpoint[EntraTenant, Client](
             issuer_of=lambda req: self.tenant_of(req, "invalid_request"),
-            grants={CLIENT_CREDENTIALS: ClientCredentialsGrant(self), "authorization_code": users.redeem_code, "refresh_token": users.refresh},
+            grants={CLIENT_CREDENTIALS: ClientCredentialsGrant(self), "authorization_code": users.redeem_code, "refresh_token": users.refresh,
+                    JWT_BEARER_GRANT: OnBehalfOf(self, users)},
             authenticate=ClientAuth(self), errors=TokenErrors(), order=("duplicates", "grant_type", "client"),
+        )
+        token_v1 = TokenEndpoint[EntraTenant, Client](
+            issuer_of=lambda req: self.tenant_of(req, "invalid_request"), grants={CLIENT_CREDENTIALS: V1ClientCredentials(self)},
+            authenticate=ClientAuth(self, names_resource=True), errors=TokenErrors(), order=("duplicates", "grant_type", "client"),
         )
         every = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
         return [
@@ -122,6 +129,7 @@ class Entra(Authority):
             Endpoint("/msi/token", "app-service-msi", identities.app_service, ("GET",), render_app_service_error),
             Endpoint("/oidc/userinfo", "userinfo", browser.userinfo, ("GET", "POST"), render_graph_error),
             Endpoint("/{tenant}/oauth2/v2.0/token", "token", token, ("POST",)),
+            Endpoint("/{tenant}/oauth2/token", "token-v1", token_v1, ("POST",)),
             # A browser endpoint: errors before the redirect URI is trusted are pages, never JSON.
             Endpoint("/{tenant}/oauth2/v2.0/authorize", "authorize", browser.authorize, ("GET", "POST"), browser.render_page_error),
             Endpoint("/{tenant}/oauth2/v2.0/logout", "logout", browser.logout, ("GET", "POST"), browser.render_page_error),

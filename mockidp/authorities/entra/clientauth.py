@@ -48,15 +48,21 @@ def credentials(req: Request) -> ClientCredentials:
 
 
 class ClientAuth:
-    def __init__(self, entra: EntraContext) -> None:
+    """`names_resource`: the v1 endpoint (v1.py), whose client credentials grant names a `resource`, not a `scope`."""
+
+    def __init__(self, entra: EntraContext, names_resource: bool = False) -> None:
         self.entra = entra
+        self.required = "resource" if names_resource else "scope"
 
     def __call__(self, tenant: EntraTenant, req: Request, grant_type: str) -> Client:
         client_id = credentials(req).client_id
         if client_id is None:
             raise missing("client_id")
-        if grant_type == CLIENT_CREDENTIALS and req.param("scope") is None:  # asked for before the app is looked up
-            raise missing("scope")
+        if grant_type == CLIENT_CREDENTIALS and self.required == "scope" and req.param("resource") is not None:
+            # v1's parameter on the v2 endpoint (reference-error-codes.md, AADSTS901002)
+            raise aad_error("invalid_request", 901002, "The 'resource' request parameter isn't supported.")
+        if grant_type == CLIENT_CREDENTIALS and req.param(self.required) is None:  # asked for before the app is looked up
+            raise missing(self.required)
         app = app_of(tenant, client_id)
         if app.public_client and grant_type != CLIENT_CREDENTIALS:
             creds = credentials(req)

@@ -43,6 +43,9 @@ class EntraApp:
     public_client: bool = False  # SPA / mobile and desktop: no credential, PKCE required
     scopes: list[str] = field(default_factory=list)  # delegated permissions the API exposes (`scp`), e.g. Api.Read
     federated_credentials: list[EntraFederatedCredential] = field(default_factory=list)
+    # Delegated permissions consented for this app on other APIs (admin consent): resource -> scopes. What a middle
+    # tier may ask for on behalf of a user (obo.py); AADSTS65001 beyond it.
+    delegated_permissions: dict[str, list[str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -159,6 +162,10 @@ class EntraWorld:
                 app.certificates = [inline_pem(cert, base_dir, f"entra.tenants[{t}].apps[{a}].certificates[{c}]") for c, cert in enumerate(app.certificates)]
             for a, app in enumerate(tenant.apps):
                 self.check_roles(tenant, app.granted_roles, f"entra.tenants[{t}].apps[{a}].granted_roles")
+                for resource, scopes in app.delegated_permissions.items():
+                    target = find_resource(tenant, resource)
+                    if target is None or any(s not in target.scopes for s in scopes):
+                        raise ValueError(f"entra.tenants[{t}].apps[{a}].delegated_permissions: {resource!r} is no API of the tenant exposing {scopes}")
         self.finish_identities()
         tenant_names = {k.lower() for t in self.tenants for k in (t.tenant_id, *t.domains)}
         paths: set[str] = set()
