@@ -15,6 +15,7 @@ from mockidp.authorities.entra.apim import ApimGateway
 from mockidp.authorities.entra.browser import EntraBrowser, render_graph_error
 from mockidp.authorities.entra.client_credentials import ClientCredentialsGrant
 from mockidp.authorities.entra.clientauth import CLIENT_CREDENTIALS, Client, ClientAuth
+from mockidp.authorities.entra.device import EntraDevice
 from mockidp.authorities.entra.errors import TokenErrors
 from mockidp.authorities.entra.grants import UserGrants
 from mockidp.authorities.entra.managed_identity import IMDS_HOST, ManagedIdentities, render_app_service_error, render_imds_error
@@ -24,6 +25,7 @@ from mockidp.authorities.entra.v1 import V1ClientCredentials
 from mockidp.authorities.entra.world import EntraTenant, EntraWorld
 from mockidp.errors import OAuthError
 from mockidp.keys import KeySet
+from mockidp.oauth import device
 from mockidp.oauth.token_endpoint import TokenEndpoint
 from mockidp.request import Reply, Request
 
@@ -73,6 +75,9 @@ class Entra(Authority):
             for t in self.config.tenants
         ]
 
+    def capabilities(self) -> dict[str, object]:
+        return {device.USERS: EntraDevice(self, UserGrants(self)).approver}
+
     def demo_lines(self) -> list[str]:
         out = []
         for t in self.config.tenants:
@@ -108,11 +113,12 @@ class Entra(Authority):
         browser = EntraBrowser(self)
         users = UserGrants(self)
         identities = ManagedIdentities(self)
+        devices = EntraDevice(self, users)
         # Entra's order: the tenant, repeated parameters, grant_type, then the client (clientauth.py).
         token = TokenEndpoint[EntraTenant, Client](
             issuer_of=lambda req: self.tenant_of(req, "invalid_request"),
             grants={CLIENT_CREDENTIALS: ClientCredentialsGrant(self), "authorization_code": users.redeem_code, "refresh_token": users.refresh,
-                    JWT_BEARER_GRANT: OnBehalfOf(self, users)},
+                    JWT_BEARER_GRANT: OnBehalfOf(self, users), device.GRANT_TYPE: devices.grant},
             authenticate=ClientAuth(self), errors=TokenErrors(), order=("duplicates", "grant_type", "client"),
         )
         token_v1 = TokenEndpoint[EntraTenant, Client](
@@ -130,6 +136,9 @@ class Entra(Authority):
             Endpoint("/oidc/userinfo", "userinfo", browser.userinfo, ("GET", "POST"), render_graph_error),
             Endpoint("/{tenant}/oauth2/v2.0/token", "token", token, ("POST",)),
             Endpoint("/{tenant}/oauth2/token", "token-v1", token_v1, ("POST",)),
+            Endpoint("/{tenant}/oauth2/v2.0/devicecode", "devicecode", devices.authorize, ("POST",)),
+            Endpoint("/{tenant}/oauth2/deviceauth", "device-verification", devices.enter_code, ("GET", "POST"), browser.render_page_error),
+            Endpoint("/{tenant}/oauth2/deviceauth/{user_code}", "device-verification", devices.verify, ("GET", "POST"), browser.render_page_error),
             # A browser endpoint: errors before the redirect URI is trusted are pages, never JSON.
             Endpoint("/{tenant}/oauth2/v2.0/authorize", "authorize", browser.authorize, ("GET", "POST"), browser.render_page_error),
             Endpoint("/{tenant}/oauth2/v2.0/logout", "logout", browser.logout, ("GET", "POST"), browser.render_page_error),
@@ -176,6 +185,7 @@ class Entra(Authority):
                 "request_uri_parameter_supported": False,
                 "userinfo_endpoint": userinfo,
                 "end_session_endpoint": f"{oauth}/logout",
+                "device_authorization_endpoint": f"{oauth}/devicecode",
                 "http_logout_supported": True,
                 "frontchannel_logout_supported": True,
                 "claims_supported": ["sub", "iss", "cloud_instance_name", "cloud_instance_host_name", "cloud_graph_host_name", "msgraph_host",
