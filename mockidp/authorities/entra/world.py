@@ -129,6 +129,13 @@ class ApimApi:
         "X-Identity-Azp": ["azp", "appid"], "X-Identity-Roles": ["roles"],
     })  # header -> the first claim present (lists comma-joined), as a set-header policy would copy them
     backend: ApimBackend = field(default_factory=ApimBackend)
+    # Subscription keys (api-management-subscriptions.md): when required, a request carries one of `subscription_keys`
+    # in the Ocp-Apim-Subscription-Key header or the subscription-key query parameter, else APIM's 401.
+    subscription_required: bool = False
+    subscription_keys: list[str] = field(default_factory=list)
+    # rate-limit-by-key on the subscription key: at most `rate_limit_calls` per `rate_limit_period` seconds (0: none).
+    rate_limit_calls: int = 0
+    rate_limit_period: int = 60
 
 
 @dataclass
@@ -175,6 +182,10 @@ class EntraWorld:
             if not re.fullmatch(r"[A-Za-z0-9._~-]+", api.path) or api.path in paths:
                 raise ValueError(f"entra.apim[{i}].path: must be one unique URL segment, got {api.path!r}")
             paths.add(api.path)
+            if api.subscription_required and not api.subscription_keys:
+                raise ValueError(f"entra.apim[{i}].subscription_keys: a subscription is required, so at least one key")
+            if api.rate_limit_calls < 0 or api.rate_limit_period < 1:
+                raise ValueError(f"entra.apim[{i}].rate_limit_calls: a number of calls >= 0 per a period >= 1 s")
 
     def finish_identities(self) -> None:
         seen: set[str] = set()
