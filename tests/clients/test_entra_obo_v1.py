@@ -11,6 +11,7 @@ import jwt as pyjwt
 import msal
 import pytest
 import requests
+from azure.identity import OnBehalfOfCredential
 from html_forms import Page
 
 TENANT = "11111111-1111-1111-1111-111111111111"
@@ -71,6 +72,14 @@ def test_msal_on_behalf_of(mockidp, scope: str, scp: str) -> None:
         response = http.post("/entra/apim/fivedegrees/v1/commands/transfer", headers={"Authorization": f"Bearer {result['access_token']}"}, json={})
     assert response.status_code == 202, response.text
     assert response.json()["identity"]["X-Identity-Oid"] == downstream["oid"]
+
+
+def test_azure_identity_on_behalf_of_credential(mockidp) -> None:
+    incoming = user_token_for_the_bff(mockidp)
+    credential = OnBehalfOfCredential(TENANT, BFF_APP, client_secret=BFF_SECRET, user_assertion=incoming, authority=mockidp.url,
+                                      disable_instance_discovery=True, connection_verify=mockidp.ca_bundle)
+    token = credential.get_token("api://fivedegrees-demo-api/Api.Read").token
+    assert (claims(token)["scp"], claims(token)["oid"], claims(token)["azp"]) == ("Api.Read", claims(incoming)["oid"], BFF_APP)
 
 
 def obo_error(mockidp, assertion: str, scope: str = "api://fivedegrees-demo-api/Api.Read") -> dict:
