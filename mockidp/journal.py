@@ -11,7 +11,7 @@ from mockidp.store import Store
 
 KIND = "journal"
 SECRET_PARTS = ("secret", "password", "assertion", "token", "authorization", "cookie")  # in any parameter name
-SECRET_NAMES = {"code", "code_verifier", "nonce_value"}  # exactly these names
+SECRET_NAMES = {"code", "code_verifier", "nonce_value", "subscription-key"}  # exactly these names (subscription-key: APIM's)
 NOT_SECRET = {"token_type_hint", "grant_type", "response_type", "token_type", "client_assertion_type", "login_hint_token_type"}
 MASK = "***"
 

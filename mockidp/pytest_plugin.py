@@ -146,6 +146,13 @@ class MockIdp:
             monkeypatch.setenv(name, str(bundle))
         return bundle
 
+    def federated_token_file(self, path: Path | str, issuer: str = "kubernetes", claims: dict[str, Any] | None = None) -> Path:
+        """Write a token of the `workload` authority's issuer (`kubernetes`, `github`), `claims` over its defaults, to
+        `path`: the file a client reads from AZURE_FEDERATED_TOKEN_FILE (workload identity federation). Returns it."""
+        target = Path(path)
+        target.write_text(self.control.forge("workload", claims, issuer))
+        return target
+
     # --- controls -------------------------------------------------------------------------------------
     @property
     def clock(self) -> Any:
