@@ -7,6 +7,8 @@ import asyncio
 import inspect
 import logging
 import re
+import socket
+import struct
 import time
 import traceback
 from typing import TYPE_CHECKING, Any
@@ -122,6 +124,10 @@ class EndpointApp:
             fault = self.engine.faults.take_for(self.authority.name, self.endpoint.name, params)
             if fault is not None and fault.delay:
                 await asyncio.sleep(fault.delay)
+            if fault is not None and fault.reset_connection:
+                self.record(scope, req, Reply(0, error="connection_reset"), fault, started)
+                await self.reset_connection(send)
+                return
             if fault is not None and fault.drop:
                 self.record(scope, req, Reply(0, error="connection_dropped"), fault, started)
                 await self.drop(send)
@@ -204,6 +210,28 @@ class EndpointApp:
         except Exception:
             log.debug("dropped connection as planned")
 
+    @classmethod
+    async def reset_connection(cls, send: Send) -> None:
+        """Reset the TCP connection before any byte of a response (RST: SO_LINGER 0, then abort). ASGI has no
+        message for it, so this reaches uvicorn's transport through its `send` (a bound method of the request
+        cycle, uvicorn/protocols/http/httptools_impl.py RequestResponseCycle.transport). With no transport (the
+        in-process transports) the response is cut as `drop` cuts it."""
+        cycle = getattr(send, "__self__", None)
+        transport = getattr(cycle, "transport", None)
+        if transport is None:
+            await cls.drop(send)
+            return
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        transport.abort()
+        # Let the loop deliver connection_lost, so uvicorn sees a disconnected client rather than an app that
+        # "returned without starting response" (which it would log as an error and answer with a 500).
+        for _ in range(10):
+            if getattr(cycle, "disconnected", True):
+                break
+            await asyncio.sleep(0)
+
     def record(self, scope: Scope, req: Request | None, reply: Reply, fault: Fault | None, started: float) -> None:
         params = req.params if req else {}
         client_id = params.get("client_id") or (req.basic[0] if req and req.basic else None)
@@ -216,7 +244,7 @@ class EndpointApp:
                 endpoint=self.endpoint.name,
                 method=scope["method"],
                 path=scope["path"],
-                status=reply.status if not (fault and fault.drop) else 0,
+                status=reply.status if not (fault and (fault.drop or fault.reset_connection)) else 0,
                 client_id=client_id,
                 error=reply.error or (reply.json.get("error") if isinstance(reply.json, dict) and reply.status >= 400 else None),
                 params=masked(params),

@@ -57,6 +57,7 @@ class Control:
         if unknown:
             raise ControlError(f"unknown fault field(s) {sorted(unknown)}; allowed: {sorted(allowed)}")
         self._check_authority(fields.get("authority", "*"))
+        self._check_endpoint(fields.get("authority", "*"), fields.get("endpoint", "*"))
         delay = fields.get("delay", 0)
         if not isinstance(delay, (int, float)) or isinstance(delay, bool) or not 0 <= delay <= MAX_DELAY:
             raise ControlError(f"delay is a number of seconds from 0 to {MAX_DELAY}")
@@ -95,6 +96,20 @@ class Control:
 
     def reset(self) -> None:
         self.engine.reset()
+
+    def endpoints(self) -> dict[str, list[str]]:
+        """Every authority's endpoint names (what faults and journal filters call `endpoint`), in route order."""
+        return {name: list(dict.fromkeys(ep.name for ep in auth.endpoints())) for name, auth in self.engine.authorities.items()}
+
+    def _check_endpoint(self, authority: Any, endpoint: Any) -> None:
+        # A typo ("tokn") would otherwise plan a fault no request ever takes, found only at teardown (issue 22).
+        if endpoint == "*" or not isinstance(authority, str):
+            return
+        names = self.endpoints()
+        known = names[authority] if authority != "*" else sorted({n for ns in names.values() for n in ns})
+        if endpoint not in known:
+            where = f"of {authority}" if authority != "*" else "of any authority"
+            raise ControlError(f"unknown endpoint {endpoint!r} {where}; known: {', '.join(known)}")
 
     def _check_authority(self, name: str) -> None:
         if name != "*" and name not in self.engine.authorities:
