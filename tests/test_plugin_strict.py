@@ -163,3 +163,59 @@ def test_reset_connection_closes_before_any_byte(mockidp) -> None:
     assert (entry["status"], entry["error"], entry["fault"]) == (0, "connection_reset", "fault-1")
     with mockidp.http() as http:  # the next request is served as usual
         assert http.post(TOKEN, data=CC).status_code == 200
+
+
+def test_in_process_mode_is_at_parity_with_the_socket_mode(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        f"""
+        import asyncio, httpx, pytest
+
+        CC = {CC!r}
+
+        @pytest.mark.mockidp(faults=[{{"authority": "avaya", "endpoint": "token", "status": 503}}])
+        def test_marker_and_controls(mockidp_asgi):
+            assert mockidp_asgi.post("{TOKEN}", data=CC).status_code == 503
+            mockidp_asgi.add_fault(authority="avaya", endpoint="token", error="invalid_grant")
+            assert mockidp_asgi.post("{TOKEN}", data=CC).json()["error"] == "invalid_grant"
+            before = mockidp_asgi.clock.now()
+            mockidp_asgi.control.advance(60)
+            assert mockidp_asgi.clock.now() >= before + 60
+            assert mockidp_asgi.faults.pending() == []
+            mockidp_asgi.assert_requested(endpoint="token", times=2)
+            assert [e["status"] for e in mockidp_asgi.journal(endpoint="token")] == [503, 400]
+
+        def test_sync_transport_for_the_tests_own_client(mockidp_asgi):
+            with httpx.Client(transport=mockidp_asgi.transport, base_url=mockidp_asgi.url) as own:
+                assert own.post("{TOKEN}", data=CC).json()["token_type"] == "bearer"
+
+        def test_async_transport_for_the_tests_own_client(mockidp_asgi):
+            async def go():
+                async with httpx.AsyncClient(transport=mockidp_asgi.async_transport(), base_url=mockidp_asgi.url) as own:
+                    return (await own.post("{TOKEN}", data=CC)).status_code
+            assert asyncio.run(go()) == 200
+            mockidp_asgi.assert_requested(endpoint="token", client_id="demo-client", times=1)
+
+        def test_unused_fault_fails_at_teardown(mockidp_asgi):
+            mockidp_asgi.add_fault(authority="avaya", endpoint="token", status=503)
+
+        def test_server_error_fails_at_teardown(mockidp_asgi, monkeypatch):
+            monkeypatch.setattr(mockidp_asgi.engine.authority("avaya"), "grant_client_credentials", lambda *a: 1 / 0)
+            assert mockidp_asgi.post("{TOKEN}", data=CC).status_code == 500
+
+        @pytest.mark.mockidp(strict=True)
+        def test_strict_in_process(mockidp_asgi):
+            assert mockidp_asgi.get("/avaya/auth/realms/nowhere").status_code == 404
+
+        @pytest.mark.mockidp(faults=[{{"endpoint": "tokn"}}])
+        def test_typo_in_process(mockidp_asgi):
+            pass
+        """
+    )
+    result = pytester.runpytest_inprocess("-p", "no:randomly")
+    result.assert_outcomes(passed=6, errors=4)
+    result.stdout.fnmatch_lines([
+        "*ERROR at teardown of test_unused_fault_fails_at_teardown*", "*planned mockidp faults were never consumed: fault-1 (avaya/token)*",
+        "*ERROR at teardown of test_server_error_fails_at_teardown*", "*ZeroDivisionError*",
+        "*ERROR at teardown of test_strict_in_process*", "*avaya realm 404*",
+        "*ERROR at setup of test_typo_in_process*", "*unknown endpoint 'tokn' of any authority*",
+    ])

@@ -91,8 +91,38 @@ class Control:
             raise ControlError(f"the clock must stay between 1970 and 9999 (epoch 0 to {LATEST})")
         return instant
 
+    def time(self) -> dict[str, Any]:
+        return self.engine.clock.describe()
+
+    def reset_time(self) -> dict[str, Any]:
+        self.engine.clock.reset()
+        return self.engine.clock.describe()
+
+    def faults(self) -> list[dict[str, Any]]:
+        return [f.as_dict() for f in self.engine.faults.pending()]
+
+    def remove_fault(self, fault_id: str) -> None:
+        if not self.engine.faults.remove(fault_id):
+            raise ControlError("no such planned fault", 404)
+
+    def clear_faults(self) -> None:
+        self.engine.faults.clear()
+
+    def claims(self) -> list[dict[str, Any]]:
+        return [p.as_dict() for p in self.engine.claims.pending()]
+
+    def clear_claims(self) -> None:
+        self.engine.claims.clear()
+
     def journal(self, **filters: Any) -> list[dict[str, Any]]:
         return self.engine.journal.entries(**filters)
+
+    def clear_journal(self) -> None:
+        self.engine.journal.clear()
+
+    def server_errors(self) -> list[str]:
+        """Tracebacks of mockidp's own errors since the last reset (the plugin fails the test that caused one)."""
+        return list(self.engine.server_errors)
 
     def reset(self) -> None:
         self.engine.reset()
