@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import plugin_import  # benchmarks/plugin_import.py, beside this script
+import plugin_import  # type: ignore[import-not-found]  # benchmarks/plugin_import.py, beside this script
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent

@@ -29,6 +29,7 @@ from mockidp.engine import Engine
 from mockidp.errors import BadRequestBody, OAuthError, server_error
 from mockidp.faults import Fault
 from mockidp.journal import Entry, masked
+from mockidp.logs import log_request
 from mockidp.request import Reply, Request
 
 if TYPE_CHECKING:
@@ -236,24 +237,24 @@ class EndpointApp:
         params = req.params if req else {}
         client_id = params.get("client_id") or (req.basic[0] if req and req.basic else None)
         headers = {k: v for k, v in (req.headers if req else {}).items() if k in ("authorization", "content-type", "host", "user-agent", "x-customer-number", "x-billing-account-number", "cookie")}
-        self.engine.journal.record(
-            Entry(
-                seq=self.engine.journal.next_seq(),
-                time=self.engine.clock.now(),
-                authority=self.authority.name,
-                endpoint=self.endpoint.name,
-                method=scope["method"],
-                path=scope["path"],
-                status=reply.status if not (fault and (fault.drop or fault.reset_connection)) else 0,
-                client_id=client_id,
-                error=reply.error or (reply.json.get("error") if isinstance(reply.json, dict) and reply.status >= 400 else None),
-                params=masked(params),
-                headers=masked(headers),
-                fault=fault.id if fault else None,
-                issued=list(reply.issued),
-                duration_ms=round((time.perf_counter() - started) * 1000, 3),
-            )
+        entry = Entry(
+            seq=self.engine.journal.next_seq(),
+            time=self.engine.clock.now(),
+            authority=self.authority.name,
+            endpoint=self.endpoint.name,
+            method=scope["method"],
+            path=scope["path"],
+            status=reply.status if not (fault and (fault.drop or fault.reset_connection)) else 0,
+            client_id=client_id,
+            error=reply.error or (reply.json.get("error") if isinstance(reply.json, dict) and reply.status >= 400 else None),
+            params=masked(params),
+            headers=masked(headers),
+            fault=fault.id if fault else None,
+            issued=list(reply.issued),
+            duration_ms=round((time.perf_counter() - started) * 1000, 3),
         )
+        self.engine.journal.record(entry)
+        log_request(vars(entry))
 
 
 class EndpointRouter:
