@@ -252,6 +252,8 @@ class EndpointApp:
             fault=fault.id if fault else None,
             issued=list(reply.issued),
             duration_ms=round((time.perf_counter() - started) * 1000, 3),
+            error_description=reply.json.get("error_description") if isinstance(reply.json, dict) and reply.status >= 400 else None,
+            location=reply.headers.get("location") if 300 <= reply.status < 400 else None,
         )
         self.engine.journal.record(entry)
         log_request(vars(entry))

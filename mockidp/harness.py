@@ -92,7 +92,7 @@ class Controls:
         return self.control.add_claims(claims, authority, client_id, times)
 
     def advance(self, seconds: float) -> None:
-        self.engine.clock.advance(seconds)
+        self.control.advance(seconds)
 
     def requests(self, **filters: Any) -> list[dict[str, Any]]:
         """Journal entries matching authority=, endpoint=, client_id=, status=, ... (also `journal(...)`)."""
