@@ -251,9 +251,12 @@ class Control:
         flow = device.DeviceFlow(self.engine, found["authority"])
         try:
             if action == "deny":
-                return dict(flow.deny(user_code))
-            finder: device.UserFinder = self.engine.authority(found["authority"]).capabilities()[device.USERS]
-            return dict(flow.approve(user_code, finder(user, found)))
+                decided = dict(flow.deny(user_code))
+            else:
+                finder: device.UserFinder = self.engine.authority(found["authority"]).capabilities()[device.USERS]
+                decided = dict(flow.approve(user_code, finder(user, found)))
+            self._note(f"device {action}", user_code=user_code, user=user)
+            return decided
         except device.UnknownUserCode as exc:
             raise ControlError(str(exc), 404) from exc
         except KeyError:
