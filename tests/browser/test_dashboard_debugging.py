@@ -145,3 +145,32 @@ def test_token_dates_are_readable_beside_the_numbers(mockidp: Any, page: Any, ht
     readable = datetime.datetime.fromtimestamp(exp, datetime.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
     assert f"exp {exp} = {readable}" in " ".join(dates.split())
     assert "iat" in dates
+
+
+ENTRA_AUTHORIZE = "/entra/11111111-1111-1111-1111-111111111111/oauth2/v2.0/authorize"
+
+
+def test_entra_error_page_looks_like_entras_and_shows_sent_versus_registered(mockidp: Any, page: Any) -> None:
+    query = {"client_id": "22222222-2222-2222-2222-222222222222", "response_type": "code", "redirect_uri": "https://evil.example/cb",
+             "scope": "openid", "state": "s"}
+    page.goto(mockidp.url + ENTRA_AUTHORIZE + "?" + urlencode(query))
+    assert page.locator("#entra-error h1").text_content() == "Sign in"
+    assert "Sorry, but we're having trouble signing you in." in page.text_content("#entra-error")
+    assert page.text_content("#error-message").startswith("AADSTS50011: The redirect URI 'https://evil.example/cb'")
+    assert "We are sorry" not in page.content()  # Keycloak's words are Avaya's, not Entra's
+    assert page.text_content("[data-debug='redirect_uri sent']") == "https://evil.example/cb"
+    registered = mockidp.authority("entra").config.tenants[0].apps[0].redirect_uris
+    assert registered and page.text_content("[data-debug='redirect URIs registered for this client']") == "\n".join(registered)
+    assert page.url.startswith(mockidp.url)  # no redirect
+
+
+def test_keycloak_error_page_keeps_its_look_with_the_debugging_box(mockidp: Any, page: Any) -> None:
+    page.goto(auth_url(mockidp, "https://evil.example/cb", secrets.token_urlsafe(48), "s"))
+    assert page.text_content("h1") == "We are sorry..."
+    assert page.text_content("[data-debug='client_id']") == "demo-spa"
+    assert page.text_content("[data-debug='redirect_uri sent']") == "https://evil.example/cb"
+    client = mockidp.authority("avaya").realms["demo-account"].clients["demo-spa"]
+    assert page.text_content("[data-debug='redirect URIs registered for this client']") == "\n".join(client.redirect_uris)
+    page.goto(mockidp.url + AUTH + "?" + urlencode({"client_id": "no-such-client", "redirect_uri": "https://x.example/cb", "response_type": "code"}))
+    assert page.text_content("[data-debug='client_id sent']") == "no-such-client"
+    assert "demo-spa" in page.text_content("[data-debug='clients of this realm']")
