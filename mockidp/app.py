@@ -7,6 +7,8 @@ import asyncio
 import inspect
 import logging
 import re
+import socket
+import struct
 import time
 import traceback
 from typing import TYPE_CHECKING, Any
@@ -25,6 +27,7 @@ from mockidp.engine import Engine
 from mockidp.errors import OAuthError, server_error
 from mockidp.faults import Fault
 from mockidp.journal import Entry, masked
+from mockidp.logs import log_request
 from mockidp.request import Reply, Request
 from mockidp.store import StoreUnavailable
 from mockidp.wire import claimed_client, external_base, parse_pairs, send_reply
@@ -56,6 +59,10 @@ class EndpointApp:
             fault = self.engine.faults.take_for(self.authority.name, self.endpoint.name, params)
             if fault is not None and fault.delay:
                 await asyncio.sleep(fault.delay)
+            if fault is not None and fault.reset_connection:
+                self.record(scope, req, Reply(0, error="connection_reset"), fault, started)
+                await self.reset_connection(send)
+                return
             if fault is not None and fault.drop:
                 self.record(scope, req, Reply(0, error="connection_dropped"), fault, started)
                 await self.drop(send)
@@ -144,28 +151,52 @@ class EndpointApp:
         except Exception:
             log.debug("dropped connection as planned")
 
+    @classmethod
+    async def reset_connection(cls, send: Send) -> None:
+        """Reset the TCP connection before any byte of a response (RST: SO_LINGER 0, then abort). ASGI has no
+        message for it, so this reaches uvicorn's transport through its `send` (a bound method of the request
+        cycle, uvicorn/protocols/http/httptools_impl.py RequestResponseCycle.transport). With no transport (the
+        in-process transports) the response is cut as `drop` cuts it."""
+        cycle = getattr(send, "__self__", None)
+        transport = getattr(cycle, "transport", None)
+        if transport is None:
+            await cls.drop(send)
+            return
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        transport.abort()
+        # Let the loop deliver connection_lost, so uvicorn sees a disconnected client rather than an app that
+        # "returned without starting response" (which it would log as an error and answer with a 500).
+        for _ in range(10):
+            if getattr(cycle, "disconnected", True):
+                break
+            await asyncio.sleep(0)
+
     def record(self, scope: Scope, req: Request | None, reply: Reply, fault: Fault | None, started: float) -> None:
         params = req.params if req else {}
         client_id = claimed_client(req) if req else None
         headers = {k: v for k, v in (req.headers if req else {}).items() if k in ("authorization", "content-type", "host", "user-agent", "x-customer-number", "x-billing-account-number", "cookie")}
-        self.engine.journal.record(
-            Entry(
-                seq=self.engine.journal.next_seq(),
-                time=self.engine.clock.now(),
-                authority=self.authority.name,
-                endpoint=self.endpoint.name,
-                method=scope["method"],
-                path=scope["path"],
-                status=reply.status if not (fault and fault.drop) else 0,
-                client_id=client_id,
-                error=reply.error or (reply.json.get("error") if isinstance(reply.json, dict) and reply.status >= 400 else None),
-                params=masked(params),
-                headers=masked(headers),
-                fault=fault.id if fault else None,
-                issued=list(reply.issued),
-                duration_ms=round((time.perf_counter() - started) * 1000, 3),
-            )
+        entry = Entry(
+            seq=self.engine.journal.next_seq(),
+            time=self.engine.clock.now(),
+            authority=self.authority.name,
+            endpoint=self.endpoint.name,
+            method=scope["method"],
+            path=scope["path"],
+            status=reply.status if not (fault and (fault.drop or fault.reset_connection)) else 0,
+            client_id=client_id,
+            error=reply.error or (reply.json.get("error") if isinstance(reply.json, dict) and reply.status >= 400 else None),
+            params=masked(params),
+            headers=masked(headers),
+            fault=fault.id if fault else None,
+            issued=list(reply.issued),
+            duration_ms=round((time.perf_counter() - started) * 1000, 3),
+            error_description=reply.json.get("error_description") if isinstance(reply.json, dict) and reply.status >= 400 else None,
+            location=reply.headers.get("location") if 300 <= reply.status < 400 else None,
         )
+        self.engine.journal.record(entry)
+        log_request(vars(entry))
 
 
 class EndpointRouter:

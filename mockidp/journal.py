@@ -44,6 +44,8 @@ class Entry:
     fault: str | None = None
     issued: list[str] = field(default_factory=list)  # tokens issued by this request (for the dashboard)
     duration_ms: float = 0.0
+    error_description: str | None = None
+    location: str | None = None  # where a redirect sent the browser (code and state in it: the dashboard shows them)
 
 
 class Journal:

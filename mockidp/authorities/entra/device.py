@@ -127,7 +127,7 @@ class EntraDevice:
         title = self.entra.title
         rec = self.flow.find(req.path_params.get("user_code", ""))
         if rec is None or rec["state"] != device.PENDING:
-            return error_page(title, "That code didn't work, or it has expired. Start the sign-in on your device again.")
+            return error_page(title, "That code didn't work, or it has expired. Start the sign-in on your device again.", look="entra")
         tenant = self.entra.tenants[str(rec["context"]["tenant_id"]).lower()]
         signed_in = SignIn[EntraUser](title, lambda name: next((u for u in tenant.users if u.user_principal_name.lower() == name.lower()), None),
                                       lambda u: u.password, lambda u: u.account_enabled,
@@ -140,7 +140,7 @@ class EntraDevice:
                 return message_page(title, "You declined to sign in to the application on your device. You may now close this window.")
             self.flow.approve(rec["user_code"], signed_in.user_principal_name)
         except ValueError:  # decided meanwhile (the control surface, another tab)
-            return error_page(title, "That code has already been used. Start the sign-in on your device again.")
+            return error_page(title, "That code has already been used. Start the sign-in on your device again.", look="entra")
         return message_page(title, "You have signed in to the application on your device. You may now close this window.")
 
 

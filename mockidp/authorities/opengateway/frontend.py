@@ -22,7 +22,7 @@ from mockidp.authorities.opengateway.world import OgApp, OgSubscriber
 from mockidp.errors import OAuthError
 from mockidp.oauth import ciba, pkce, redirects
 from mockidp.oauth.codes import Grants
-from mockidp.oauth.pages import error_page, error_redirect, page, redirect_with
+from mockidp.oauth.pages import error_page, error_redirect, page, redirect_debug, redirect_with
 from mockidp.oauth.token_endpoint import token_reply
 from mockidp.request import Reply, Request
 
@@ -43,10 +43,12 @@ class FrontendFlow:
         q = req.query
         app = self.ctx.apps.get(q.get("client_id", ""))
         if app is None:
-            return error_page(TITLE, "Unknown client_id: no application of the channel partner has it.")
+            return error_page(TITLE, "Unknown client_id: no application of the channel partner has it.", look="plain",
+                              debug=[("client_id sent", q.get("client_id", "") or "(none)"), ("applications registered", ", ".join(self.ctx.apps) or "(none)")])
         redirect_uri = q.get("redirect_uri", "")
         if not redirect_uri or redirects.unsafe(redirect_uri) is not None or redirect_uri not in app.redirect_uris:
-            return error_page(TITLE, "redirect_uri is missing or not registered for this application.")
+            return error_page(TITLE, "redirect_uri is missing or not registered for this application.", look="plain",
+                              debug=redirect_debug(app.client_id, redirect_uri, list(app.redirect_uris)))
         state = q.get("state")
         if req.duplicates:
             return error_redirect(redirect_uri, "invalid_request", f"Duplicate {min(req.duplicates)} parameter.", state)
@@ -84,7 +86,7 @@ class FrontendFlow:
         """The consent page's answer: Allow -> the code, Deny -> access_denied, both back to the client."""
         pending = self.ctx.services.store.take(CONSENTS, req.form.get("consent_id", ""), self.ctx.now)
         if pending is None:
-            return error_page(TITLE, "This consent request is unknown, was already answered or has expired.")
+            return error_page(TITLE, look="plain", message="This consent request is unknown, was already answered or has expired.")
         if req.form.get("action") != "allow":
             return error_redirect(pending["redirect_uri"], "access_denied", "the subscriber denied consent", pending["state"])
         return self.code_redirect(pending)
