@@ -51,7 +51,7 @@ else:
 
 def builtin_worlds() -> dict[str, Path]:
     """The built-in worlds by name: `default` (the default world) and every file of mockidp/data/worlds."""
-    return {"default": DEFAULT_WORLD, **{p.stem: p for p in sorted(BUILTIN_WORLDS.glob("*.toml"))}}
+    return {"default": DEFAULT_WORLD, **{p.stem: p for p in sorted(BUILTIN_WORLDS.glob("*.toml"), key=lambda p: p.stem)}}
 
 
 def resolve_world(name: str | Path, relative_to: Path | None = None) -> Path:
