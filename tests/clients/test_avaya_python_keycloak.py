@@ -85,6 +85,10 @@ def test_client_credentials_with_python_keycloaks_empty_fields(mockidp) -> None:
 
 
 def test_refresh_rotates_and_old_token_is_single_use(mockidp) -> None:
+    def revoke(world):  # single use is Keycloak's revokeRefreshToken, off by default (test_avaya_refresh_and_realms.py)
+        world.avaya.realms[0].revoke_refresh_token = True
+
+    mockidp.engine.change_world("avaya", revoke)
     kc = openid(mockidp)
     first = kc.token(USER, PASSWORD)
     mockidp.clock.advance(60)

@@ -215,9 +215,12 @@ class Avaya(Authority):
             raise kc_error("invalid_grant", "Session not active")
         if state == "detached":
             raise kc_error("invalid_grant", "Session doesn't have required client")
-        if not self.tokens.take_refresh(claims):
-            self.tokens.detach(session["sid"], session["expires"])  # refresh token reuse: Keycloak detaches the client session
-            raise kc_error("invalid_grant", "Maximum allowed refresh token reuse exceeded")
+        if realm.config.revoke_refresh_token:  # Keycloak's default is off: then an old refresh token keeps working
+            refusal = self.tokens.use_refresh(realm, claims, session)
+            if refusal is not None:
+                # TokenManager.validateTokenReuseForRefresh: a refused reuse detaches the client session
+                self.tokens.detach(session["sid"], session["expires"])
+                raise kc_error("invalid_grant", refusal)
         user = realm.users.get(session["username"].lower()) if session.get("username") else None
         if session.get("username") and (user is None or not user.enabled):
             raise kc_error("invalid_grant", "User disabled")

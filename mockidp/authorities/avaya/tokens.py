@@ -27,6 +27,7 @@ from mockidp.types import Services
 
 PROFILE_CLAIMS = ("email_verified", "name", "preferred_username", "given_name", "family_name", "email")
 SESSION, REFRESH, REVOKED = "avaya-session-ended", "avaya-refresh-spent", "avaya-revoked"
+REUSE = "avaya-refresh-reuse"  # per client session: the current refresh token's jti, its use count, the last refresh
 CODE, CODE_SPENT = "avaya-code", "avaya-code-spent"
 
 
@@ -230,6 +231,9 @@ class AvayaTokens:
         except OAuthError:
             return None
         alive = claims["exp"] > self.now and self.store.get(REFRESH, claims["jti"], self.now) is None
+        if alive and realm.config.revoke_refresh_token:  # Keycloak runs the reuse check (without counting) here too
+            record = self.store.get(REUSE, str(claims.get("sid")), self.now) or {}
+            alive = reuse_refusal(record, claims, realm.config.refresh_token_max_reuse, counting=False) is None
         return claims if alive and self.live_session(self.session_of(claims)) is not None else None
 
     def verify_access_token(self, realm: Realm, req: Request, token: str) -> dict[str, Any]:
@@ -249,5 +253,39 @@ class AvayaTokens:
         self.store.put(REVOKED, str(claims["jti"]), {}, float(claims["exp"]))
 
     def take_refresh(self, claims: dict[str, Any]) -> bool:
-        """Spend a refresh token (rotation): True the first time, False if it was already spent."""
+        """Spend a refresh token (revocation, logout): True the first time, False if it was already spent."""
         return bool(self.store.add_once(REFRESH, str(claims["jti"]), float(claims["exp"]), self.now))
+
+    def use_refresh(self, realm: Realm, claims: dict[str, Any], session: dict[str, Any]) -> str | None:
+        """A refresh with `revoke_refresh_token` on: count this use of the token against its client session
+        atomically (one store update), and say why Keycloak refuses it, if it does."""
+        sid, now = str(session["sid"]), self.now
+        self.store.add_once(REUSE, sid, float(session["expires"]), now)  # the record, empty until the first refresh
+        max_reuse = realm.config.refresh_token_max_reuse
+
+        def count(record: dict[str, Any]) -> dict[str, Any]:
+            refusal = reuse_refusal(record, claims, max_reuse, counting=True)
+            if refusal is None:
+                record.update(current=claims["jti"], count=record.get("count", 0) + 1, timestamp=int(now))
+            return {**record, "refusal": refusal}
+
+        updated = self.store.update(REUSE, sid, now, count)
+        return None if updated is None else updated["refusal"]
+
+
+def reuse_refusal(record: dict[str, Any], claims: dict[str, Any], max_reuse: int, counting: bool) -> str | None:
+    """Keycloak's TokenManager.validateTokenReuse over a client session's record (`current` refresh token id, its
+    use `count`, the `timestamp` of the last refresh). A token other than the current one is stale if issued before
+    the last refresh; otherwise it becomes the current one with a count of 0 (only when counting, i.e. refreshing;
+    introspection just accepts it). The current one is refused once used more than max_reuse times.
+    (services/src/main/java/org/keycloak/protocol/oidc/TokenManager.java, validateTokenReuse)"""
+    current, jti = record.get("current"), claims["jti"]
+    if current is not None and jti != current and claims["iat"] < record.get("timestamp", 0):
+        return "Stale token"
+    if jti != current:
+        if not counting:
+            return None
+        record["count"] = 0
+    if record.get("count", 0) > max_reuse:
+        return "Maximum allowed refresh token reuse exceeded"
+    return None

@@ -79,6 +79,10 @@ class AvayaRealm:
     code_lifespan: int = 60
     alg: Literal["RS256", "PS256", "ES256"] = "RS256"
     refresh_tokens_for_client_credentials: bool = True  # the seed's client-credentials answer has one
+    # Keycloak's realm settings (RealmRepresentation `revokeRefreshToken`, `refreshTokenMaxReuse`): off by default,
+    # so an old refresh token keeps working; on, one refresh token serves max_reuse + 1 refreshes (TokenManager).
+    revoke_refresh_token: bool = False
+    refresh_token_max_reuse: int = 0
     clients: list[AvayaClient] = field(default_factory=list)
     users: list[AvayaUser] = field(default_factory=list)
     scopes: list[AvayaScope] = field(default_factory=list)
@@ -109,6 +113,8 @@ class AvayaWorld:
             if realm.account_id in seen:
                 raise ValueError(f"avaya.realms[{r}].account_id: duplicate realm {realm.account_id!r}")
             seen.add(realm.account_id)
+            if realm.refresh_token_max_reuse < 0:
+                raise ValueError(f"avaya.realms[{r}].refresh_token_max_reuse: must be 0 or more")
             scope_names = {*BUILTIN_SCOPES, *(s.name for s in realm.scopes)}
             ids: set[str] = set()
             for c, client in enumerate(realm.clients):

@@ -158,7 +158,16 @@ def refresh(http, refresh_token: str, creds=CLIENT):
     return token(http, {"grant_type": "refresh_token", "refresh_token": refresh_token, **creds})
 
 
+def revoke_refresh_tokens(mockidp, max_reuse: int = 0, realm: str = "demo-account") -> None:
+    """The realm's `revoke_refresh_token` on (Keycloak's default is off), as an admin would switch it."""
+    world = mockidp.engine.changing_world()
+    config = next(r for r in world.avaya.realms if r.account_id == realm)
+    config.revoke_refresh_token, config.refresh_token_max_reuse = True, max_reuse
+    mockidp.engine.world_changed()
+
+
 def test_refresh_token_failures(http, mockidp) -> None:
+    revoke_refresh_tokens(mockidp)  # the single-use rows below need Keycloak's revokeRefreshToken on
     first = token(http, {"grant_type": "password", **CLIENT, **AGENT}).json()
     assert_error(refresh(http, ""), 400, "invalid_request", "Missing parameter: refresh_token")
     assert_error(refresh(http, "garbage"), 400, "invalid_grant", "Invalid refresh token")  # seed 001's body
