@@ -191,6 +191,10 @@ class Engine:
         """Add (or replace, by its key) one item in a list of the world at runtime, validated and all-or-nothing."""
         return dataclasses.asdict(self.change_world(path, lambda world: world_edit.add(world, path, item)))
 
+    def world_change(self, section: str, change: Callable[[Any], T]) -> T:
+        """Change one section of the world at runtime (an authority's own edits, e.g. Keycloak's admin API)."""
+        return self.change_world(section, lambda world: change(getattr(world, section)))
+
     def world_changed(self) -> None:
         self._apply_world()
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from functools import partial
 from typing import Any, ClassVar
 
+from mockidp.authorities.avaya.admin import AvayaAdmin
 from mockidp.authorities.avaya.api import AvayaApi
 from mockidp.authorities.avaya.browser import AvayaBrowser
 from mockidp.authorities.avaya.clientauth import authenticate_client
@@ -69,7 +70,7 @@ class Avaya(Authority):
                 cred = c.secret or ("private_key_jwt" if c.certificate or c.jwks else "(public)")
                 lines.append(f"realm {r.account_id}: client {c.client_id} / {cred}")
             for u in r.users:
-                lines.append(f"realm {r.account_id}: user {u.username} / {u.password}")
+                lines.append(f"realm {r.account_id}: user {u.username} / {u.password or '(a hashed password)'}")
         return lines
 
     def render_error(self, err: OAuthError, req: Request | None) -> Reply:
@@ -94,6 +95,7 @@ class Avaya(Authority):
         realm = "/auth/realms/{realm}"
         oidc = realm + "/protocol/openid-connect"
         browser, metadata, introspection = AvayaBrowser(self), AvayaMetadata(self, list(self.token_grants())), AvayaIntrospection(self)
+        admin = AvayaAdmin(self)
         return [
             Endpoint(realm, "realm", metadata.realm_info),
             Endpoint(realm + "/.well-known/openid-configuration", "discovery", metadata.discovery),
@@ -105,6 +107,9 @@ class Avaya(Authority):
             Endpoint(oidc + "/revoke", "revoke", introspection.revoke, ("POST",)),
             Endpoint(oidc + "/logout", "logout", introspection.logout, ("GET", "POST")),
             Endpoint("/api/{path:path}", "api", AvayaApi(self).handle, ("GET", "POST", "PUT", "PATCH", "DELETE")),
+            # Keycloak's admin REST API (admin.py), the subset KeycloakAdmin uses
+            Endpoint("/auth/admin/realms", "admin", admin.handle, ("GET", "POST", "PUT", "DELETE")),
+            Endpoint("/auth/admin/realms/{path:path}", "admin", admin.handle, ("GET", "POST", "PUT", "DELETE")),
         ]
 
     # --- the realm -----------------------------------------------------------------------------------
@@ -158,6 +163,8 @@ class Avaya(Authority):
             raise kc_error("invalid_grant", "Account disabled")  # judged before the password, as Keycloak does
         if realm.user_by_password(username, req.param("password") or "") is None:
             raise kc_error("invalid_grant", "Invalid user credentials", 401)
+        if user.required_actions:  # e.g. UPDATE_PASSWORD after a temporary password (ResourceOwnerPasswordCredentialsGrantType)
+            raise kc_error("invalid_grant", "Account is not fully set up")
         return self.tokens.issue(realm, req, client, user, scopes, self.tokens.new_session(realm, client, user))
 
     def grant_authorization_code(self, realm: Realm, client: AvayaClient, req: Request) -> Reply:

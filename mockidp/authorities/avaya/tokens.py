@@ -153,7 +153,7 @@ class AvayaTokens:
 
     @staticmethod
     def profile(user: AvayaUser, scopes: list[str]) -> dict[str, Any]:
-        out: dict[str, Any] = {"email_verified": True}
+        out: dict[str, Any] = {"email_verified": user.email_verified}
         if "profile" in scopes:
             out.update({"name": f"{user.first_name} {user.last_name}", "preferred_username": user.username.lower(),
                         "given_name": user.first_name, "family_name": user.last_name})

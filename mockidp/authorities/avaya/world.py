@@ -33,6 +33,13 @@ class AvayaClient:
     optional_scopes: list[str] = field(default_factory=list)
     jwks: dict[str, Any] | None = None  # private_key_jwt with a registered JWKS
     certificate: str | None = None  # private_key_jwt with a registered certificate: PEM text or a path
+    # Keycloak client attributes mockidp acts on: `pkce.code.challenge.method`, `standard.token.exchange.enabled`,
+    # `oauth2.device.authorization.grant.enabled` (ClientRepresentation.attributes)
+    pkce_method: Literal["S256", "plain"] | None = None  # set: the authorization request must carry PKCE
+    token_exchange: bool = False  # standard token exchange (RFC 8693, Keycloak 26.2+ "V2")
+    device_grant: bool = False  # OAuth 2.0 device authorization grant (RFC 8628)
+    name: str | None = None  # ClientRepresentation.name, shown in the admin API
+    attributes: dict[str, str] = field(default_factory=dict)  # the other attributes, kept for the admin API
 
     def post_logout_uris(self) -> list[str]:
         """The patterns a post_logout_redirect_uri must match, read as Keycloak's
@@ -51,7 +58,9 @@ class AvayaClient:
 @dataclass
 class AvayaUser:
     username: str
-    password: str
+    password: str | None = None  # None: no password credential, the user cannot sign in with one
+    # a Keycloak PBKDF2 hash from a realm export ({"algorithm", "iterations", "salt", "value"}), checked instead
+    password_hash: dict[str, Any] | None = None
     enabled: bool = True
     email: str | None = None
     first_name: str | None = None
@@ -59,6 +68,19 @@ class AvayaUser:
     roles: list[str] = field(default_factory=list)
     client_roles: dict[str, list[str]] = field(default_factory=dict)
     claims: dict[str, Any] = field(default_factory=dict)  # extra claims put in the user's tokens
+    email_verified: bool = True
+    attributes: dict[str, list[str]] = field(default_factory=dict)  # UserRepresentation.attributes (not in tokens)
+    required_actions: list[str] = field(default_factory=list)  # e.g. UPDATE_PASSWORD after a temporary password
+
+
+@dataclass
+class AvayaRole:
+    """A role defined in the realm (Keycloak's RoleRepresentation). Roles only named on users, clients or scopes
+    exist too; this list adds descriptions and roles nobody holds yet."""
+
+    name: str
+    description: str = ""
+    client_id: str | None = None  # a role of this client; None: a realm role
 
 
 @dataclass
@@ -86,6 +108,11 @@ class AvayaRealm:
     clients: list[AvayaClient] = field(default_factory=list)
     users: list[AvayaUser] = field(default_factory=list)
     scopes: list[AvayaScope] = field(default_factory=list)
+    roles: list[AvayaRole] = field(default_factory=list)
+    display_name: str | None = None  # RealmRepresentation.displayName
+    # RFC 8628 (Keycloak's OAuth2DeviceConfig defaults): device code lifespan and polling interval, in seconds
+    device_code_lifespan: int = 600
+    device_polling_interval: int = 5
 
 
 @dataclass

@@ -1,0 +1,141 @@
+"""A Keycloak realm export (RealmRepresentation JSON: `kc.sh export`, the admin console's partial export, or the
+body of `POST /admin/realms`) as an account realm of the world. Pure: JSON in, a world-file item and the list of
+what was ignored out. Field names are Keycloak's (org.keycloak.representations.idm.RealmRepresentation,
+ClientRepresentation, UserRepresentation, CredentialRepresentation; "Importing and exporting realms" in the Server
+Administration Guide). A realm export has hundreds of fields: an unknown one is reported, never an error; a
+credential mockidp cannot check is an error, never dropped."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mockidp.authorities.avaya.errors import RepresentationError
+from mockidp.authorities.avaya.from_keycloak import client_from_rep, user_from_rep
+
+# RealmRepresentation fields mapped to AvayaRealm fields (seconds); Keycloak 26's defaults where a field is absent.
+LIFESPANS = {"accessTokenLifespan": ("access_token_lifespan", 300), "accessCodeLifespan": ("code_lifespan", 60)}
+ALGORITHMS = ("RS256", "PS256", "ES256")
+# Keycloak's built-in clients: every export has them, and mockidp has nothing to do with them.
+BUILTIN_CLIENTS = ("account", "account-console", "admin-cli", "broker", "security-admin-console", "realm-management")
+BUILTIN_SCOPES = {"openid", "offline_access", "profile", "email"}  # as world.py's
+# Fields every export carries that mockidp has no use for, named once as a group rather than one by one.
+QUIET = {"id", "notBefore", "defaultRole", "requiredCredentials", "otpPolicyType", "otpPolicyAlgorithm", "otpPolicyInitialCounter",
+         "otpPolicyDigits", "otpPolicyLookAheadWindow", "otpPolicyPeriod", "otpPolicyCodeReusable", "otpSupportedApplications",
+         "browserFlow", "registrationFlow", "directGrantFlow", "resetCredentialsFlow", "clientAuthenticationFlow",
+         "dockerAuthenticationFlow", "firstBrokerLoginFlow", "authenticationFlows", "authenticatorConfig", "requiredActions",
+         "keycloakVersion", "userManagedAccessAllowed", "organizationsEnabled", "verifiableCredentialsEnabled",
+         "adminPermissionsEnabled", "clientProfiles", "clientPolicies", "webAuthnPolicy", "webAuthnPolicyPasswordless",
+         "browserSecurityHeaders", "smtpServer", "eventsEnabled", "eventsListeners", "enabledEventTypes", "adminEventsEnabled",
+         "adminEventsDetailsEnabled", "internationalizationEnabled", "supportedLocales", "localizationTexts"}
+
+
+def realm_from_export(rep: Any, ignored: list[str]) -> dict[str, Any]:
+    """The world-file item (an [[avaya.realms]] table) for a realm export; `ignored` gets what was left out."""
+    if not isinstance(rep, dict):
+        raise RepresentationError("a realm export is a JSON object (RealmRepresentation)")
+    name = rep.get("realm")
+    if not isinstance(name, str) or not name:
+        raise RepresentationError("realm: the realm's name is missing")
+    item: dict[str, Any] = {"account_id": name, "enabled": rep.get("enabled", True) is not False,
+                            "refresh_tokens_for_client_credentials": False}  # stock Keycloak: none with client credentials
+    for key, (field, default) in LIFESPANS.items():
+        item[field] = rep.get(key, default)
+    # A refresh token lives as long as the session may idle (the client session's idle time when set)
+    item["refresh_token_lifespan"] = rep.get("clientSessionIdleTimeout") or rep.get("ssoSessionIdleTimeout", 1800)
+    if isinstance(rep.get("displayName"), str):
+        item["display_name"] = rep["displayName"]
+    item["revoke_refresh_token"] = rep.get("revokeRefreshToken", False)
+    item["refresh_token_max_reuse"] = rep.get("refreshTokenMaxReuse", 0)
+    alg = rep.get("defaultSignatureAlgorithm", "RS256")
+    if alg in ALGORITHMS:
+        item["alg"] = alg
+    else:
+        ignored.append(f"defaultSignatureAlgorithm: {alg} (mockidp signs RS256, PS256 or ES256)")
+    attributes: dict[str, Any] = rep["attributes"] if isinstance(rep.get("attributes"), dict) else {}
+    for key, field in (("oauth2DeviceCodeLifespan", "device_code_lifespan"), ("oauth2DevicePollingInterval", "device_polling_interval")):
+        value = rep.get(key, attributes.get(key))
+        if value is not None:
+            item[field] = int(value) if isinstance(value, str) and value.isdigit() else value
+    item["scopes"] = scopes_of(rep, ignored)
+    known = {*BUILTIN_SCOPES, *(s["name"] for s in item["scopes"])}  # judges the clients' scope lists
+    item["roles"] = roles_of_export(rep, ignored)
+    item["clients"] = []
+    for n, client in enumerate(rep.get("clients") or []):
+        client_id = client.get("clientId") if isinstance(client, dict) else None
+        if client_id in BUILTIN_CLIENTS:
+            continue
+        item["clients"].append(client_from_rep(known, client, None, ignored, f"clients[{n}]"))
+    item["users"] = []
+    for n, user in enumerate(rep.get("users") or []):
+        if isinstance(user, dict) and user.get("serviceAccountClientId"):
+            service_account_roles(item["clients"], user, ignored, f"users[{n}]")
+            continue
+        item["users"].append(user_from_rep(user, None, ignored, f"users[{n}]"))
+    keys = (rep.get("components") or {}).get("org.keycloak.keys.KeyProvider") if isinstance(rep.get("components"), dict) else None
+    if keys:
+        ignored.append("components.KeyProvider: the realm's exported keys (mockidp signs with its own development keys)")
+    for key in sorted(set(rep) - set(LIFESPANS) - QUIET - {
+            "realm", "enabled", "displayName", "clientSessionIdleTimeout", "ssoSessionIdleTimeout", "revokeRefreshToken",
+            "refreshTokenMaxReuse", "defaultSignatureAlgorithm", "attributes", "oauth2DeviceCodeLifespan",
+            "oauth2DevicePollingInterval", "clientScopes", "roles", "clients", "users", "components", "scopeMappings",
+            "clientScopeMappings", "defaultDefaultClientScopes", "defaultOptionalClientScopes"}):
+        value = rep[key]
+        if value not in (None, False, [], {}, "", 0):
+            ignored.append(key)
+    return item
+
+
+def scopes_of(rep: dict[str, Any], ignored: list[str]) -> list[dict[str, Any]]:
+    """Client scopes with the realm roles mapped to them (`scopeMappings`), which granting the scope adds."""
+    roles: dict[str, list[str]] = {}
+    for mapping in rep.get("scopeMappings") or []:
+        if isinstance(mapping, dict) and isinstance(mapping.get("clientScope"), str):
+            roles.setdefault(mapping["clientScope"], []).extend(r for r in mapping.get("roles") or [] if isinstance(r, str))
+    out = []
+    for scope in rep.get("clientScopes") or []:
+        name = scope.get("name") if isinstance(scope, dict) else None
+        if not isinstance(name, str) or name in BUILTIN_SCOPES:
+            continue
+        if scope.get("protocol", "openid-connect") != "openid-connect":
+            ignored.append(f"clientScopes: {name} ({scope.get('protocol')})")
+            continue
+        out.append({"name": name, "roles": roles.get(name, [])})
+    if rep.get("clientScopeMappings"):
+        ignored.append("clientScopeMappings")
+    return out
+
+
+def roles_of_export(rep: dict[str, Any], ignored: list[str]) -> list[dict[str, Any]]:
+    roles: dict[str, Any] = rep["roles"] if isinstance(rep.get("roles"), dict) else {}
+    out: list[dict[str, Any]] = []
+
+    def take(role: Any, client_id: str | None) -> None:
+        if not isinstance(role, dict) or not isinstance(role.get("name"), str):
+            return
+        if role.get("composite") and not role["name"].startswith("default-roles-"):
+            ignored.append(f"roles: the composites of {role['name']}")
+        out.append({"name": role["name"], "description": role.get("description") or "", "client_id": client_id})
+
+    for role in roles.get("realm") or []:
+        take(role, None)
+    for client_id, client_roles in (roles.get("client") or {}).items():
+        if client_id in BUILTIN_CLIENTS:
+            continue
+        for role in client_roles or []:
+            take(role, client_id)
+    return out
+
+
+def service_account_roles(clients: list[dict[str, Any]], user: dict[str, Any], ignored: list[str], where: str) -> None:
+    """A service-account user's role mappings belong to its client here."""
+    client = next((c for c in clients if c["client_id"] == user["serviceAccountClientId"]), None)
+    if client is None:
+        ignored.append(f"{where}: service account of {user['serviceAccountClientId']}")
+        return
+    client["roles"] = [r for r in user.get("realmRoles") or [] if isinstance(r, str)]
+    client["client_roles"] = {k: list(v) for k, v in (user.get("clientRoles") or {}).items() if isinstance(v, list)}
+
+
+def summarize(ignored: list[str]) -> list[str]:
+    """The ignored fields, each once, in first-seen order."""
+    return list(dict.fromkeys(ignored))
