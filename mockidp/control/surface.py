@@ -44,8 +44,18 @@ class Control:
         return world_edit.as_json(world_edit.walk(self.engine.world, path)[0])
 
     def world_add(self, path: str, item: dict[str, Any]) -> dict[str, Any]:
-        """Add (or replace, by its key) one item in a list of the world, validated as a world file would be."""
-        return self.engine.world_add(path, item)
+        """Add (or replace, by its key) one item in a list of the world, validated as a world file would be. An
+        authority may take another format for a list (capability "world-import:<path>", e.g. a Keycloak realm
+        export for avaya/realms): the answer then also lists what the import ignored."""
+        try:
+            importer = self.engine.capability("world-import:" + path.strip("/"))
+        except KeyError:
+            return self.engine.world_add(path, item)
+        converted = importer(item)
+        if converted is None:
+            return self.engine.world_add(path, item)
+        table, ignored = converted
+        return {**self.engine.world_add(path, table), "ignored": ignored}
 
     def world_remove(self, path: str) -> None:
         self.engine.change_world(path, lambda world: world_edit.remove(world, path))

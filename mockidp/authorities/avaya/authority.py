@@ -20,6 +20,7 @@ from mockidp.authorities.avaya.errors import INVALID_CLIENT, KeycloakTokenErrors
 from mockidp.authorities.avaya.introspection import AvayaIntrospection
 from mockidp.authorities.avaya.metadata import AvayaMetadata
 from mockidp.authorities.avaya.realm import Realm, granted_scopes
+from mockidp.authorities.avaya.realm_import import import_realm
 from mockidp.authorities.avaya.tokens import CODE, CODE_SPENT, AvayaTokens
 from mockidp.authorities.avaya.world import AvayaApiRoute, AvayaClient, AvayaRealm, AvayaScope, AvayaUser, AvayaWorld
 from mockidp.authorities.base import Authority, Endpoint, Issuer
@@ -72,6 +73,10 @@ class Avaya(Authority):
             for u in r.users:
                 lines.append(f"realm {r.account_id}: user {u.username} / {u.password or '(a hashed password)'}")
         return lines
+
+    def capabilities(self) -> dict[str, Any]:
+        # POST /_mockidp/world/avaya/realms takes a Keycloak realm export as well as a world-file table
+        return {"world-import:avaya/realms": import_realm}
 
     def render_error(self, err: OAuthError, req: Request | None) -> Reply:
         if err.status == 500 and err.error == "server_error":

@@ -51,7 +51,7 @@ def client_from_rep(known_scopes: set[str], rep: Any, base: dict[str, Any] | Non
     for key, name in (("defaultClientScopes", "default_scopes"), ("optionalClientScopes", "optional_scopes")):
         if isinstance(rep.get(key), list):
             out[name] = [s for s in rep[key] if s in known_scopes]
-            ignored += [f"{where}.{key}: {s}" for s in rep[key] if s not in known_scopes]
+            ignored += [f"client scope {s} (not modelled)" for s in rep[key] if s not in known_scopes]
     public = flag(rep.get("publicClient", base is not None and is_public(base)))
     attributes = rep.get("attributes")
     attributes = {str(k): v for k, v in attributes.items()} if isinstance(attributes, dict) else dict(out.get("attributes") or {})

@@ -66,7 +66,10 @@ def realm_from_export(rep: Any, ignored: list[str]) -> dict[str, Any]:
             continue
         item["clients"].append(client_from_rep(known, client, None, ignored, f"clients[{n}]"))
     item["users"] = []
+    composites = composites_of(rep)
     for n, user in enumerate(rep.get("users") or []):
+        if isinstance(user, dict):
+            user = {**user, **expand(composites, user.get("realmRoles"), user.get("clientRoles"))}
         if isinstance(user, dict) and user.get("serviceAccountClientId"):
             service_account_roles(item["clients"], user, ignored, f"users[{n}]")
             continue
@@ -112,8 +115,6 @@ def roles_of_export(rep: dict[str, Any], ignored: list[str]) -> list[dict[str, A
     def take(role: Any, client_id: str | None) -> None:
         if not isinstance(role, dict) or not isinstance(role.get("name"), str):
             return
-        if role.get("composite") and not role["name"].startswith("default-roles-"):
-            ignored.append(f"roles: the composites of {role['name']}")
         out.append({"name": role["name"], "description": role.get("description") or "", "client_id": client_id})
 
     for role in roles.get("realm") or []:
@@ -123,6 +124,48 @@ def roles_of_export(rep: dict[str, Any], ignored: list[str]) -> list[dict[str, A
             continue
         for role in client_roles or []:
             take(role, client_id)
+    return out
+
+
+Role = tuple[str | None, str]  # (client id or None for a realm role, role name)
+
+
+def composites_of(rep: dict[str, Any]) -> dict[Role, list[Role]]:
+    """What each composite role of the export holds (RoleRepresentation.composites: realm names and, per client,
+    client role names), so a user's tokens carry the roles Keycloak would expand them to (default-roles-<realm>)."""
+    roles: dict[str, Any] = rep["roles"] if isinstance(rep.get("roles"), dict) else {}
+    containers = [(None, roles.get("realm") or [])] + [(cid, v or []) for cid, v in (roles.get("client") or {}).items()]
+    out: dict[Role, list[Role]] = {}
+    for container, entries in containers:
+        for role in entries if isinstance(entries, list) else []:
+            held = role.get("composites") if isinstance(role, dict) else None
+            if not isinstance(held, dict) or not isinstance(role.get("name"), str):
+                continue
+            members: list[Role] = [(None, r) for r in held.get("realm") or [] if isinstance(r, str)]
+            for cid, names in (held.get("client") or {}).items():
+                members += [(cid, r) for r in names or [] if isinstance(r, str)]
+            out[(container, role["name"])] = members
+    return out
+
+
+def expand(composites: dict[Role, list[Role]], realm_roles: Any, client_roles: Any) -> dict[str, Any]:
+    """`realmRoles` and `clientRoles` with every composite's members added (depth first, each role once)."""
+    seen: list[Role] = []
+    todo: list[Role] = [(None, r) for r in realm_roles or [] if isinstance(r, str)]
+    if isinstance(client_roles, dict):
+        todo += [(cid, r) for cid, names in client_roles.items() if isinstance(names, list) for r in names if isinstance(r, str)]
+    while todo:
+        role = todo.pop(0)
+        if role not in seen:
+            seen.append(role)
+            todo += composites.get(role, [])
+    out: dict[str, Any] = {"realmRoles": [name for cid, name in seen if cid is None]}
+    by_client: dict[str, list[str]] = {}
+    for cid, name in seen:
+        if cid is not None:
+            by_client.setdefault(cid, []).append(name)
+    if by_client or client_roles is not None:
+        out["clientRoles"] = by_client
     return out
 
 
@@ -136,6 +179,10 @@ def service_account_roles(clients: list[dict[str, Any]], user: dict[str, Any], i
     client["client_roles"] = {k: list(v) for k, v in (user.get("clientRoles") or {}).items() if isinstance(v, list)}
 
 
-def summarize(ignored: list[str]) -> list[str]:
-    """The ignored fields, each once, in first-seen order."""
-    return list(dict.fromkeys(ignored))
+def import_realm(item: dict[str, Any]) -> tuple[dict[str, Any], list[str]] | None:
+    """The control API's import: a realm export (it has `realm`) as a world-file table and what it ignored, each
+    once in first-seen order; None for a body that already is a world-file table (`account_id`)."""
+    if "account_id" in item or "realm" not in item:
+        return None
+    ignored: list[str] = []
+    return realm_from_export(item, ignored), list(dict.fromkeys(ignored))

@@ -129,11 +129,19 @@ class AvayaApiRoute:
 class AvayaWorld:
     realms: list[AvayaRealm] = field(default_factory=list)
     api_routes: list[AvayaApiRoute] = field(default_factory=list)
+    # Keycloak realm exports (JSON files, relative to the world file) added to `realms` when the world file loads
+    realm_imports: list[str] = field(default_factory=list)
 
     def finish(self, base_dir: Path | None, seed: int) -> None:
         """`base_dir`: where the world file's relative paths start; None over the control API (no file reads)."""
         from mockidp.identities import Identities
 
+        if self.realm_imports:
+            if base_dir is None:
+                raise ValueError("avaya.realm_imports: realm exports are read from files at world load only; "
+                                 "POST the export's JSON to /_mockidp/world/avaya/realms instead")
+            self.realms += [import_file(base_dir, name, f"avaya.realm_imports[{n}]") for n, name in enumerate(self.realm_imports)]
+            self.realm_imports = []  # read once: the realms are the world's own from now on
         names = Identities(seed)
         seen: set[str] = set()
         for r, realm in enumerate(self.realms):
@@ -162,3 +170,26 @@ class AvayaWorld:
                     user.first_name, user.last_name = user.first_name or given, user.last_name or family
                     user.email = user.email or email
 
+
+
+def import_file(base_dir: Path, name: str, where: str) -> AvayaRealm:
+    """One realm export read at world load; what it carries that mockidp does not model is logged once."""
+    import json
+    import logging
+
+    from mockidp.authorities.avaya.realm_import import realm_from_export
+    from mockidp.schema import build
+
+    path = base_dir / name
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"{where}: cannot read the realm export {path}: {exc}") from exc
+    ignored: list[str] = []
+    try:
+        item = realm_from_export(document, ignored)
+    except ValueError as exc:
+        raise ValueError(f"{where}: {path}: {exc}") from exc
+    if ignored:
+        logging.getLogger("mockidp").warning("%s: ignored what mockidp does not model: %s", path, ", ".join(dict.fromkeys(ignored)))
+    return build(AvayaRealm, item, str(path), "realm")
