@@ -12,6 +12,7 @@ from __future__ import annotations
 from functools import partial
 from typing import Any, ClassVar
 
+from mockidp.authorities.avaya import exchange
 from mockidp.authorities.avaya.admin import AvayaAdmin
 from mockidp.authorities.avaya.api import AvayaApi
 from mockidp.authorities.avaya.browser import AvayaBrowser
@@ -131,6 +132,8 @@ class Avaya(Authority):
 
     def token(self, req: Request) -> Reply:
         # Built per request, so the grants are the methods as they are now (a test may replace one to make it fail).
+        if req.form.get("grant_type") == exchange.GRANT_TYPE:
+            req = exchange.without_multivalued(req)
         return TokenEndpoint(self.realm_of, self.token_grants(), self.authenticate_client, ERRORS, order=KEYCLOAK_ORDER)(req)
 
     def token_grants(self) -> dict[str, Grant[Realm, AvayaClient]]:
@@ -140,6 +143,7 @@ class Avaya(Authority):
             "password": self.grant_password,
             "client_credentials": self.grant_client_credentials,
             "refresh_token": self.grant_refresh_token,
+            exchange.GRANT_TYPE: exchange.TokenExchange(self),  # Keycloak 26.2+: standard token exchange is on by default
         }
 
     def authenticate_client(self, realm: Realm, req: Request, grant_type: str) -> AvayaClient:

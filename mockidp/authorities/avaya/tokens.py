@@ -114,9 +114,12 @@ class AvayaTokens:
         return realm_roles, client_roles
 
     def access_claims(self, realm: Realm, req: Request, client: AvayaClient, user: AvayaUser | None, scopes: list[str],
-                      session: dict[str, Any] | None) -> dict[str, Any]:
+                      session: dict[str, Any] | None, audience: list[str] | None = None) -> dict[str, Any]:
+        """`audience`: token exchange's filter, which keeps only those clients' roles and audiences."""
         now = int(self.now)
         realm_roles, client_roles = self.roles(realm, user or client, scopes)
+        if audience is not None:
+            client_roles = {cid: roles for cid, roles in client_roles.items() if cid in audience}
         # Keycloak: "account" unless other clients' roles are in the token; then those clients.
         audiences = [cid for cid in client_roles if cid != client.client_id] or ["account"]
         subject = user.username if user else "service-account-" + client.client_id.lower()
@@ -166,13 +169,15 @@ class AvayaTokens:
     # --- the token response --------------------------------------------------------------------------
 
     def issue(self, realm: Realm, req: Request, client: AvayaClient, user: AvayaUser | None, scopes: list[str],
-              session: dict[str, Any] | None, nonce: str | None = None) -> Reply:
-        """Keycloak's AccessTokenResponse, fields in its order; null fields left out."""
-        claims = self.access_claims(realm, req, client, user, scopes, session)
+              session: dict[str, Any] | None, nonce: str | None = None, audience: list[str] | None = None,
+              refresh: bool = True) -> Reply:
+        """Keycloak's AccessTokenResponse, fields in its order; null fields left out. A session gives a refresh
+        token unless `refresh` is off (a token exchange that asked for an access token only)."""
+        claims = self.access_claims(realm, req, client, user, scopes, session, audience)
         access = sign(realm.keyset, claims)
         body: dict[str, Any] = {"access_token": access, "expires_in": realm.config.access_token_lifespan, "refresh_expires_in": 0}
         issued = [access]
-        if session is not None:
+        if session is not None and refresh:
             body["refresh_expires_in"] = realm.config.refresh_token_lifespan
             body["refresh_token"] = self.refresh_token(realm, claims, session)
         body["token_type"] = "bearer"  # seed 001: lower case (stock Keycloak says "Bearer")
