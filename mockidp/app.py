@@ -20,7 +20,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route, compile_path
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from mockidp import jsonbytes
+from mockidp import jsonbytes, tokens
 from mockidp.authorities.base import Authority, Endpoint
 from mockidp.body import read_body
 from mockidp.engine import Engine
@@ -72,6 +72,22 @@ def external_base(scope: Scope, headers: dict[str, str], engine: Engine, prefix:
 
 
 
+def claimed_client(req: Request) -> str | None:
+    """Who the request says it is, for the journal and fault matching (not authentication): `client_id`, the
+    Basic user, or the `sub` of a `client_assertion` (RFC 7523 §3: sub is the client_id; private_key_jwt may omit
+    client_id). The assertion is only read here; the authority verifies it."""
+    if client_id := req.params.get("client_id") or (req.basic[0] if req.basic else None):
+        return client_id
+    assertion = req.params.get("client_assertion")
+    if not assertion:
+        return None
+    try:
+        sub = tokens.peek(assertion)[1].get("sub")
+    except tokens.TokenInvalid:
+        return None
+    return sub if isinstance(sub, str) and sub else None
+
+
 def header_value(value: str) -> bytes:
     """Latin-1 as HTTP carries it; a value with other characters (a Location built from a non-ASCII redirect URI)
     is percent-encoded as UTF-8, as a browser turns an IRI into a URI, rather than failing the response."""
@@ -117,8 +133,8 @@ class EndpointApp:
         try:
             req = await self.parse(scope, receive)
             params = dict(req.params)
-            if req.basic:
-                params.setdefault("client_id", req.basic[0])
+            if client_id := claimed_client(req):
+                params.setdefault("client_id", client_id)
             fault = self.engine.faults.take_for(self.authority.name, self.endpoint.name, params)
             if fault is not None and fault.delay:
                 await asyncio.sleep(fault.delay)
@@ -206,7 +222,7 @@ class EndpointApp:
 
     def record(self, scope: Scope, req: Request | None, reply: Reply, fault: Fault | None, started: float) -> None:
         params = req.params if req else {}
-        client_id = params.get("client_id") or (req.basic[0] if req and req.basic else None)
+        client_id = claimed_client(req) if req else None
         headers = {k: v for k, v in (req.headers if req else {}).items() if k in ("authorization", "content-type", "host", "user-agent", "x-customer-number", "x-billing-account-number", "cookie")}
         self.engine.journal.record(
             Entry(

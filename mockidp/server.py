@@ -82,6 +82,9 @@ class CorkedHttpToolsProtocol(HttpToolsProtocol):
         super().connection_made(CorkedTransport(transport, self.loop))  # type: ignore[arg-type]
 
 
+STOP_GRACE = 1  # seconds a stopping server lets requests in flight (a planned delay, a held poll) finish
+
+
 class _Server(uvicorn.Server):
     def __init__(self, config: uvicorn.Config, ready: threading.Event) -> None:
         super().__init__(config)
@@ -203,7 +206,7 @@ class MockIdpServer:
             # bearer token with a bare 400 before the authority could judge it. One app per loop: nothing of
             # Starlette's is shared between loops, only the engine.
             config = uvicorn.Config(build_app(self.engine, self.control), http=CorkedHttpToolsProtocol, log_level=self.log_level,
-                                    lifespan="off", access_log=False, **ssl)  # type: ignore[arg-type]
+                                    lifespan="off", access_log=False, timeout_graceful_shutdown=STOP_GRACE, **ssl)  # type: ignore[arg-type]
             server = _Server(config, threading.Event())
             name = f"mockidp:{self.port}" + (f":{n}" if self.threads > 1 else "")
             self._loops.append((server, threading.Thread(target=self._run, args=(server, sock), name=name, daemon=True)))

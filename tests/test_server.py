@@ -223,3 +223,33 @@ def test_pipelined_requests_get_their_responses_in_order_and_close_is_honoured(m
     assert received.startswith(b"HTTP/1.1 200 OK\r\n") and received.count(b"HTTP/1.1 200 OK\r\n") == 3
     assert received.count(b'"access_token"') == 2 and b'{"status":"ok"}' in received
     assert received.index(b'{"status":"ok"}') < received.rindex(b'"access_token"')
+
+
+def test_stop_does_not_wait_for_a_request_held_by_a_planned_delay(tmp_path) -> None:
+    """A fault's delay (up to 60 s) must not hold a stopping server: the test session's end waits for it."""
+    import threading
+
+    from mockidp.engine import Engine
+    from mockidp.server import STOP_GRACE, MockIdpServer
+
+    server = MockIdpServer(Engine(state_dir=tmp_path), state_dir=tmp_path, tls=False).start()
+    server.engine.faults.add(Fault(endpoint="token", delay=30))
+    outcome: list[object] = []
+
+    def held() -> None:
+        try:
+            outcome.append(httpx.post(server.url + TOKEN, data=CC, timeout=40).status_code)
+        except httpx.HTTPError as exc:
+            outcome.append(type(exc))
+
+    client = threading.Thread(target=held)
+    client.start()
+    deadline = time.monotonic() + 10
+    while sum(server.requests_per_loop) == 0 and time.monotonic() < deadline:  # the request is in, held
+        time.sleep(0.02)
+    time.sleep(0.2)
+    started = time.monotonic()
+    server.stop()
+    assert time.monotonic() - started < STOP_GRACE + 3
+    client.join(5)
+    assert outcome and outcome[0] != 200  # the held request was cut, not answered after the stop

@@ -106,6 +106,10 @@ def openapi_document() -> dict[str, Any]:
             "/_mockidp/ciba/{auth_req_id}/{action}": {
                 "post": _op("The subscriber's out-of-band consent for one pending request: action approve|deny|expire", params=["auth_req_id", "action"]),
             },
+            "/_mockidp/device": {"get": _op("Pending device authorization requests (RFC 8628) of every authority, oldest first", result={"type": "array", "items": ANYOBJ})},
+            "/_mockidp/device/{user_code}/{action}": {
+                "post": _op("The person at the verification page: action approve (as {user}, default the authority's first demo user) | deny", body=_obj(user=S), params=["user_code", "action"]),
+            },
             "/_mockidp/server-errors": {"get": _op("Tracebacks of unhandled errors since the last reset (should be empty)")},
             "/_mockidp/openapi.json": {"get": _op("This document")},
         }),

@@ -172,6 +172,13 @@ def control_routes(engine: Engine) -> list[BaseRoute]:
         control.ciba_subscriber(body["login_hint"], body.get("decision"))
         return Response(status_code=204)
 
+    async def devices(request: Request) -> Response:
+        return JSONResponse(control.device_requests())
+
+    async def device_decide(request: Request) -> Response:
+        body = await json_body(request)
+        return JSONResponse(control.device_decide(request.path_params["user_code"], request.path_params["action"], body.get("user")))
+
     async def server_errors(request: Request) -> Response:
         return JSONResponse(engine.server_errors)
 
@@ -192,6 +199,8 @@ def control_routes(engine: Engine) -> list[BaseRoute]:
         ("/_mockidp/ciba", ciba, ["GET"]),
         ("/_mockidp/ciba/subscribers", ciba_subscriber, ["POST"]),
         ("/_mockidp/ciba/{auth_req_id}/{action}", ciba_decide, ["POST"]),
+        ("/_mockidp/device", devices, ["GET"]),
+        ("/_mockidp/device/{user_code}/{action}", device_decide, ["POST"]),
         ("/_mockidp/server-errors", server_errors, ["GET"]),
         ("/_mockidp/openapi.json", openapi, ["GET"]),
     ]

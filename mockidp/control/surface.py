@@ -15,7 +15,7 @@ from mockidp.control.forgery import FORGERIES
 from mockidp.engine import Engine
 from mockidp.faults import Fault
 from mockidp.keys import KeySet, SigningKey
-from mockidp.oauth import ciba
+from mockidp.oauth import ciba, device
 from mockidp.world import world_as_dict
 from mockidp.world_edit import ControlError
 
@@ -166,6 +166,34 @@ class Control:
             self._ciba().decide_future(login_hint, decision)
         except KeyError as exc:
             raise ControlError(str(exc.args[0]), 404) from exc
+
+    # --- device authorization (RFC 8628): the person who reads the user code off a screen --------------------
+    def device_requests(self) -> list[dict[str, Any]]:
+        """Pending device requests of every authority that runs the grant, oldest first."""
+        return [dict(r) for r in device.every_pending(self.engine)]
+
+    def device_decide(self, user_code: str, action: str, user: str | None = None) -> dict[str, Any]:
+        """approve (as `user`, or the authority's first demo user) | deny the request behind a user code."""
+        if action not in ("approve", "deny"):
+            raise ControlError(f"action is approve or deny, not {action!r}", 404)
+        if user is not None and not isinstance(user, str):
+            raise ControlError("user is a username (a string)")
+        found = device.lookup(self.engine, user_code)
+        if found is None:
+            raise ControlError(f"no device request with user code {user_code!r}", 404)
+        flow = device.DeviceFlow(self.engine, found["authority"])
+        try:
+            if action == "deny":
+                return dict(flow.deny(user_code))
+            finder: device.UserFinder = self.engine.authority(found["authority"]).capabilities()[device.USERS]
+            return dict(flow.approve(user_code, finder(user, found)))
+        except device.UnknownUserCode as exc:
+            raise ControlError(str(exc), 404) from exc
+        except KeyError:
+            raise ControlError(f"authority {found['authority']!r} does not offer device approval", 404) from None
+        except ValueError as exc:
+            status = 409 if found["state"] != device.PENDING or "pending" in str(exc) else 400
+            raise ControlError(str(exc), status) from exc
 
     # --- forged tokens ------------------------------------------------------------------------------------
     def forge(self, authority: str, claims: dict[str, Any] | None = None, issuer: str | None = None, variant: str = "valid", base: str | None = None) -> str:

@@ -73,6 +73,7 @@ def test_private_key_jwt_replay_and_wrong_key_are_refused(mockidp) -> None:
             "client_assertion": assertion}
     with mockidp.http() as http:
         assert http.post(token_url, data=form).status_code == 200  # the client_id comes from the assertion
+        assert mockidp.journal.entries(endpoint="token")[-1]["client_id"] == "demo-jwt-client"  # and the journal says so
         replayed = http.post(token_url, data=form)
         assert replayed.status_code == 401 and replayed.json()["error"] == "unauthorized_client"
         assert replayed.json()["error_description"] == "Client authentication with signed JWT failed: the assertion's jti was already used"

@@ -136,6 +136,8 @@ def outcome(resp: httpx.Response) -> str:
         if body.get("active") is False:
             return f"{resp.status_code} active=false"
         code = body.get("error") or body.get("code") or (f"AADSTS{body['error_codes'][0]}" if body.get("error_codes") else None)
+        if isinstance(code, dict):  # Microsoft Graph's {"error": {"code", "message", "innerError": {"request-id"...}}}
+            code = code.get("code")
         if resp.headers.get("x-mockidp-reason"):
             code = f"{code or 'statusCode'}: {resp.headers['x-mockidp-reason']}"
         if isinstance(body.get("error_codes"), list) and body["error_codes"]:
