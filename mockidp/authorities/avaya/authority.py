@@ -17,6 +17,7 @@ from mockidp.authorities.avaya.admin import AvayaAdmin
 from mockidp.authorities.avaya.api import AvayaApi
 from mockidp.authorities.avaya.browser import AvayaBrowser
 from mockidp.authorities.avaya.clientauth import authenticate_client
+from mockidp.authorities.avaya.device import AvayaDevice
 from mockidp.authorities.avaya.errors import INVALID_CLIENT, KeycloakTokenErrors, kc_error
 from mockidp.authorities.avaya.introspection import AvayaIntrospection
 from mockidp.authorities.avaya.metadata import AvayaMetadata
@@ -26,7 +27,7 @@ from mockidp.authorities.avaya.tokens import CODE, CODE_SPENT, AvayaTokens
 from mockidp.authorities.avaya.world import AvayaApiRoute, AvayaClient, AvayaRealm, AvayaScope, AvayaUser, AvayaWorld
 from mockidp.authorities.base import Authority, Endpoint, Issuer
 from mockidp.errors import OAuthError
-from mockidp.oauth import pkce
+from mockidp.oauth import device, pkce
 from mockidp.oauth.token_endpoint import Grant, Step, TokenEndpoint
 from mockidp.request import Reply, Request
 
@@ -77,7 +78,7 @@ class Avaya(Authority):
 
     def capabilities(self) -> dict[str, Any]:
         # POST /_mockidp/world/avaya/realms takes a Keycloak realm export as well as a world-file table
-        return {"world-import:avaya/realms": import_realm}
+        return {"world-import:avaya/realms": import_realm, device.USERS: AvayaDevice(self).approver}
 
     def render_error(self, err: OAuthError, req: Request | None) -> Reply:
         if err.status == 500 and err.error == "server_error":
@@ -101,12 +102,14 @@ class Avaya(Authority):
         realm = "/auth/realms/{realm}"
         oidc = realm + "/protocol/openid-connect"
         browser, metadata, introspection = AvayaBrowser(self), AvayaMetadata(self, list(self.token_grants())), AvayaIntrospection(self)
-        admin = AvayaAdmin(self)
+        admin, device_flow = AvayaAdmin(self), AvayaDevice(self)
         return [
             Endpoint(realm, "realm", metadata.realm_info),
             Endpoint(realm + "/.well-known/openid-configuration", "discovery", metadata.discovery),
             Endpoint(oidc + "/token", "token", self.token, ("POST",)),
             Endpoint(oidc + "/auth", "auth", browser.authorize, ("GET", "POST")),
+            Endpoint(oidc + "/auth/device", "device_authorization", device_flow.authorize, ("POST",)),  # RFC 8628
+            Endpoint(realm + "/device", "device", device_flow.page, ("GET", "POST")),
             Endpoint(oidc + "/userinfo", "userinfo", introspection.userinfo, ("GET", "POST")),
             Endpoint(oidc + "/certs", "certs", metadata.certs),
             Endpoint(oidc + "/token/introspect", "introspect", introspection.introspect, ("POST",)),
@@ -144,6 +147,7 @@ class Avaya(Authority):
             "client_credentials": self.grant_client_credentials,
             "refresh_token": self.grant_refresh_token,
             exchange.GRANT_TYPE: exchange.TokenExchange(self),  # Keycloak 26.2+: standard token exchange is on by default
+            device.GRANT_TYPE: AvayaDevice(self).grant,
         }
 
     def authenticate_client(self, realm: Realm, req: Request, grant_type: str) -> AvayaClient:
