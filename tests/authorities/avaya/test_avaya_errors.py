@@ -75,7 +75,9 @@ def test_suspended_account(http) -> None:
     ({**CLIENT}, "invalid_request", "Missing form parameter: grant_type"),
     ({"grant_type": "", **CLIENT}, "invalid_request", "Missing form parameter: grant_type"),
     ({"grant_type": "implicit", **CLIENT}, "unsupported_grant_type", "Unsupported grant_type"),
-    ({"grant_type": "urn:ietf:params:oauth:grant-type:device_code", **CLIENT}, "unsupported_grant_type", "Unsupported grant_type"),
+    ({"grant_type": "urn:ietf:params:oauth:grant-type:saml2-bearer", **CLIENT}, "unsupported_grant_type", "Unsupported grant_type"),
+    # the device grant exists; a client without it enabled gets DeviceGrantType's refusal
+    ({"grant_type": "urn:ietf:params:oauth:grant-type:device_code", **CLIENT}, "invalid_grant", "Client not allowed OAuth 2.0 Device Authorization Grant"),
 ])
 def test_grant_type(http, form, error, description) -> None:
     assert_error(token(http, form), 400, error, description)  # seed 001: "Bad Request (400) - grant_type ... is invalid"
