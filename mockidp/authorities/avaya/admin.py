@@ -20,6 +20,7 @@ from mockidp.authorities.avaya.admin_common import (
     not_found,
     query_flag,
     realm_config,
+    replace_in,
 )
 from mockidp.authorities.avaya.admin_users import AdminUsers, find_client_id
 from mockidp.authorities.avaya.context import AvayaContext
@@ -205,23 +206,12 @@ class AvayaAdmin:
             item = client_from_rep(known_scopes(realm), body(req), world_item(client), [])
             if item["client_id"].lower() != client_id.lower() and any(c.client_id.lower() == item["client_id"].lower() for c in realm.clients):
                 raise conflict(f"Client {item['client_id']} already exists")
-            self.replace_client(name, client_id, item)
+            replace_in(self.ctx, name, "clients", client_id, AvayaClient, item)
             return Reply.empty(204)
         if req.method == "DELETE":
-            change(self.ctx, lambda world: realm_config(world, name).clients.remove(self.client_in(world, name, client_id)))
+            replace_in(self.ctx, name, "clients", client_id, AvayaClient, None)
             return Reply.empty(204)
         raise AdminError(405, "HTTP 405 Method Not Allowed")
-
-    @staticmethod
-    def client_in(world: AvayaWorld, realm: str, client_id: str) -> AvayaClient:
-        return next(c for c in realm_config(world, realm).clients if c.client_id == client_id)
-
-    def replace_client(self, realm: str, client_id: str, item: dict[str, Any]) -> None:
-        def edit(world: AvayaWorld) -> None:
-            clients = realm_config(world, realm).clients
-            clients[clients.index(self.client_in(world, realm, client_id))] = build(AvayaClient, item, "admin", "client")
-
-        change(self.ctx, edit)
 
     def client_secret(self, req: Request, realm: AvayaRealm, client: AvayaClient) -> Reply:
         """ClientResource.getClientSecret / regenerateSecret: `{"type": "secret", "value": ...}`."""
@@ -232,5 +222,5 @@ class AvayaAdmin:
         if client.secret is None:
             raise AdminError(400, "Client is public or uses signed JWT: it has no secret", "errorMessage")
         item = {**dataclasses.asdict(client), "secret": generate_secret()}
-        self.replace_client(realm.account_id, client.client_id, item)
+        replace_in(self.ctx, realm.account_id, "clients", client.client_id, AvayaClient, item)
         return Reply(json={"type": "secret", "value": item["secret"]})

@@ -7,6 +7,7 @@ services/src/main/java/org/keycloak/services/resources/admin/ and .../admin/fgap
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from mockidp.authorities.avaya.context import AvayaContext
 from mockidp.authorities.avaya.errors import RepresentationError
 from mockidp.authorities.avaya.world import AvayaRealm, AvayaWorld
 from mockidp.request import Reply, Request
+from mockidp.schema import build
 from mockidp.tokens import TokenInvalid
 
 MASTER = "master"
@@ -137,6 +139,20 @@ def realm_config(world: AvayaWorld, name: str) -> AvayaRealm:
         if realm.account_id == name:
             return realm
     raise not_found("Realm not found.")
+
+
+def replace_in(ctx: AvayaContext, realm: str, field: str, key: str, item_type: type[Any], item: dict[str, Any] | None) -> None:
+    """Replace (item given) or remove (None) the entry of the realm's `field` list (clients, users) whose first field
+    (client_id, username) is `key`."""
+    def edit(world: AvayaWorld) -> None:
+        items = getattr(realm_config(world, realm), field)
+        index = next(i for i, x in enumerate(items) if getattr(x, dataclasses.fields(x)[0].name) == key)
+        if item is None:
+            del items[index]
+        else:
+            items[index] = build(item_type, item, "admin", field)
+
+    change(ctx, edit)
 
 
 def change(ctx: AvayaContext, edit: Callable[[AvayaWorld], Any]) -> Any:

@@ -6,7 +6,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from mockidp.authorities.avaya.admin_common import AdminError, Caller, body, change, conflict, created, not_found, query_flag, query_int, realm_config
+from mockidp.authorities.avaya.admin_common import (
+    AdminError,
+    Caller,
+    body,
+    change,
+    conflict,
+    created,
+    not_found,
+    query_flag,
+    query_int,
+    realm_config,
+    replace_in,
+)
 from mockidp.authorities.avaya.context import AvayaContext
 from mockidp.authorities.avaya.from_keycloak import user_from_rep
 from mockidp.authorities.avaya.representations import (
@@ -140,23 +152,12 @@ class AdminUsers:
             if item["username"] != username.lower():
                 raise AdminError(400, "error-user-attribute-read-only", "errorMessage")  # editUsernameAllowed is off by default
             self.check_unique(realm, item, principal)
-            self.replace_user(name, username, item)
+            replace_in(self.ctx, name, "users", username, AvayaUser, item)
             return Reply.empty(204)
         if req.method == "DELETE":
-            change(self.ctx, lambda world: realm_config(world, name).users.remove(self.user_in(world, name, username)))
+            replace_in(self.ctx, name, "users", username, AvayaUser, None)
             return Reply.empty(204)
         raise AdminError(405, "HTTP 405 Method Not Allowed")
-
-    @staticmethod
-    def user_in(world: AvayaWorld, realm: str, username: str) -> AvayaUser:
-        return next(u for u in realm_config(world, realm).users if u.username == username)
-
-    def replace_user(self, realm: str, username: str, item: dict[str, Any]) -> None:
-        def edit(world: AvayaWorld) -> None:
-            users = realm_config(world, realm).users
-            users[users.index(self.user_in(world, realm, username))] = build(AvayaUser, item, "admin", "user")
-
-        change(self.ctx, edit)
 
     def reset_password(self, req: Request, realm: AvayaRealm, principal: AvayaUser | AvayaClient) -> Reply:
         """UserResource.resetPassword: a new password credential; `temporary` adds the UPDATE_PASSWORD action."""
@@ -171,7 +172,7 @@ class AdminUsers:
         if rep.get("temporary", True) is not False:  # Keycloak's CredentialRepresentation: temporary unless false
             actions.append("UPDATE_PASSWORD")
         item = {**world_item(principal), "password": rep["value"], "password_hash": None, "required_actions": actions}
-        self.replace_user(realm.account_id, principal.username, item)
+        replace_in(self.ctx, realm.account_id, "users", principal.username, AvayaUser, item)
         return Reply.empty(204)
 
     # --- roles -------------------------------------------------------------------------------------------
