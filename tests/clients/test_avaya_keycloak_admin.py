@@ -187,3 +187,16 @@ def test_async_admin(mockidp) -> None:
         assert [u["username"] for u in await kc.a_get_users({"username": "gus"})] == ["gus"]
 
     asyncio.run(run())
+
+
+def test_the_admin_api_on_the_real_host(http) -> None:
+    """At the root of a real `*.cc.avayacloud.com` host too, with Locations of that host."""
+    host = {"host": "eu1.cc.avayacloud.com"}
+    token = http.post("/auth/realms/master/protocol/openid-connect/token", headers=host,
+                      data={"grant_type": "password", "client_id": "admin-cli", "username": "admin", "password": "admin"}).json()["access_token"]
+    auth = {**host, "authorization": "Bearer " + token}
+    assert http.get("/auth/admin/realms/demo-account/clients", headers=host).status_code == 401
+    made = http.post("/auth/admin/realms/demo-account/roles", headers=auth, json={"name": "host-role"})
+    assert made.status_code == 201 and made.headers["location"] == "https://eu1.cc.avayacloud.com/auth/admin/realms/demo-account/roles/host-role"
+    assert made.content == b""
+    assert http.get("/auth/admin/realms/demo-account/roles/host-role", headers=auth).json()["name"] == "host-role"
