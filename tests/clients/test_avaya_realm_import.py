@@ -104,3 +104,26 @@ def test_realm_imports_are_read_at_world_load_only(http) -> None:
 
     with pytest.raises(ValueError, match="cannot read the realm export"):
         load_world(str(DATA / "missing-import.toml"))
+
+
+@pytest.mark.parametrize("export", [
+    {"realm": "odd", "roles": {"realm": "x", "client": ["not", "a", "table"]}, "clients": {"a": 1}, "users": "nobody"},
+    {"realm": "odd", "clients": [{"clientId": "c", "defaultClientScopes": [{"x": 1}], "attributes": ["a"], "redirectUris": "http://x"}]},
+    {"realm": "odd", "users": [{"username": "u", "realmRoles": "admin", "clientRoles": ["x"], "credentials": "pw"}]},
+    {"realm": "odd", "users": [{"username": "sa", "serviceAccountClientId": "c", "clientRoles": ["x"]}], "clients": [{"clientId": "c"}],
+     "roles": {"realm": [{"name": "r", "composite": True, "composites": {"client": ["x"]}}]}},
+    {"realm": "odd", "accessTokenLifespan": "long", "attributes": {"oauth2DevicePollingInterval": "x"}, "components": []},
+    {"realm": ["odd"]},
+])
+def test_an_odd_export_is_a_400_never_a_500(http, export: dict[str, Any]) -> None:
+    """A realm export is hostile input: odd shapes are refused with a message, or imported as far as they make sense."""
+    answer = http.post("/_mockidp/world/avaya/realms", json=export)
+    assert answer.status_code in (201, 400), answer.text
+    admin_token = http.post("/avaya/auth/realms/master/protocol/openid-connect/token",
+                            data={"grant_type": "password", "client_id": "admin-cli", "username": "admin", "password": "admin"}).json()["access_token"]
+    made = http.post("/avaya/auth/admin/realms", json={**export, "realm": "odd-admin"} if isinstance(export.get("realm"), str) else export,
+                     headers={"authorization": "Bearer " + admin_token})
+    assert made.status_code in (201, 400), made.text
+    for path in ("clients", "users", "roles"):
+        odd = http.post(f"/avaya/auth/admin/realms/demo-account/{path}", json=[1, {"a": [2]}], headers={"authorization": "Bearer " + admin_token})
+        assert odd.status_code == 400, odd.text

@@ -22,6 +22,15 @@ POST_LOGOUT, JWT_CERT = "post.logout.redirect.uris", "jwt.credential.certificate
 MASKED = "**********"  # what a partial export writes instead of a client secret
 
 
+def listed(value: Any) -> list[Any]:
+    """A field that should be a list, read as one whatever came (a realm export is hostile input)."""
+    return value if isinstance(value, list) else []
+
+
+def mapped(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
 def flag(value: Any) -> bool:
     return value is True or (isinstance(value, str) and value.lower() == "true")
 
@@ -50,8 +59,9 @@ def client_from_rep(known_scopes: set[str], rep: Any, base: dict[str, Any] | Non
     out.update({name: rep[key] for key, name in simple.items() if key in rep})
     for key, name in (("defaultClientScopes", "default_scopes"), ("optionalClientScopes", "optional_scopes")):
         if isinstance(rep.get(key), list):
-            out[name] = [s for s in rep[key] if s in known_scopes]
-            ignored += [f"client scope {s} (not modelled)" for s in rep[key] if s not in known_scopes]
+            names = [s for s in rep[key] if isinstance(s, str)]
+            out[name] = [s for s in names if s in known_scopes]
+            ignored += [f"client scope {s} (not modelled)" for s in names if s not in known_scopes]
     public = flag(rep.get("publicClient", base is not None and is_public(base)))
     attributes = rep.get("attributes")
     attributes = {str(k): v for k, v in attributes.items()} if isinstance(attributes, dict) else dict(out.get("attributes") or {})

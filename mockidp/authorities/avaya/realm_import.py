@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from mockidp.authorities.avaya.errors import RepresentationError
-from mockidp.authorities.avaya.from_keycloak import client_from_rep, user_from_rep
+from mockidp.authorities.avaya.from_keycloak import client_from_rep, listed, mapped, user_from_rep
 
 # RealmRepresentation fields mapped to AvayaRealm fields (seconds); Keycloak 26's defaults where a field is absent.
 LIFESPANS = {"accessTokenLifespan": ("access_token_lifespan", 300), "accessCodeLifespan": ("code_lifespan", 60)}
@@ -60,21 +60,21 @@ def realm_from_export(rep: Any, ignored: list[str]) -> dict[str, Any]:
     known = {*BUILTIN_SCOPES, *(s["name"] for s in item["scopes"])}  # judges the clients' scope lists
     item["roles"] = roles_of_export(rep, ignored)
     item["clients"] = []
-    for n, client in enumerate(rep.get("clients") or []):
+    for n, client in enumerate(listed(rep.get("clients"))):
         client_id = client.get("clientId") if isinstance(client, dict) else None
         if client_id in BUILTIN_CLIENTS:
             continue
         item["clients"].append(client_from_rep(known, client, None, ignored, f"clients[{n}]"))
     item["users"] = []
     composites = composites_of(rep)
-    for n, user in enumerate(rep.get("users") or []):
+    for n, user in enumerate(listed(rep.get("users"))):
         if isinstance(user, dict):
             user = {**user, **expand(composites, user.get("realmRoles"), user.get("clientRoles"))}
         if isinstance(user, dict) and user.get("serviceAccountClientId"):
             service_account_roles(item["clients"], user, ignored, f"users[{n}]")
             continue
         item["users"].append(user_from_rep(user, None, ignored, f"users[{n}]"))
-    keys = (rep.get("components") or {}).get("org.keycloak.keys.KeyProvider") if isinstance(rep.get("components"), dict) else None
+    keys = mapped(rep.get("components")).get("org.keycloak.keys.KeyProvider") if isinstance(rep.get("components"), dict) else None
     if keys:
         ignored.append("components.KeyProvider: the realm's exported keys (mockidp signs with its own development keys)")
     for key in sorted(set(rep) - set(LIFESPANS) - QUIET - {
@@ -91,11 +91,11 @@ def realm_from_export(rep: Any, ignored: list[str]) -> dict[str, Any]:
 def scopes_of(rep: dict[str, Any], ignored: list[str]) -> list[dict[str, Any]]:
     """Client scopes with the realm roles mapped to them (`scopeMappings`), which granting the scope adds."""
     roles: dict[str, list[str]] = {}
-    for mapping in rep.get("scopeMappings") or []:
+    for mapping in listed(rep.get("scopeMappings")):
         if isinstance(mapping, dict) and isinstance(mapping.get("clientScope"), str):
-            roles.setdefault(mapping["clientScope"], []).extend(r for r in mapping.get("roles") or [] if isinstance(r, str))
+            roles.setdefault(mapping["clientScope"], []).extend(r for r in listed(mapping.get("roles")) if isinstance(r, str))
     out = []
-    for scope in rep.get("clientScopes") or []:
+    for scope in listed(rep.get("clientScopes")):
         name = scope.get("name") if isinstance(scope, dict) else None
         if not isinstance(name, str) or name in BUILTIN_SCOPES:
             continue
@@ -117,12 +117,12 @@ def roles_of_export(rep: dict[str, Any], ignored: list[str]) -> list[dict[str, A
             return
         out.append({"name": role["name"], "description": role.get("description") or "", "client_id": client_id})
 
-    for role in roles.get("realm") or []:
+    for role in listed(roles.get("realm")):
         take(role, None)
-    for client_id, client_roles in (roles.get("client") or {}).items():
+    for client_id, client_roles in mapped(roles.get("client")).items():
         if client_id in BUILTIN_CLIENTS:
             continue
-        for role in client_roles or []:
+        for role in listed(client_roles):
             take(role, client_id)
     return out
 
@@ -134,16 +134,16 @@ def composites_of(rep: dict[str, Any]) -> dict[Role, list[Role]]:
     """What each composite role of the export holds (RoleRepresentation.composites: realm names and, per client,
     client role names), so a user's tokens carry the roles Keycloak would expand them to (default-roles-<realm>)."""
     roles: dict[str, Any] = rep["roles"] if isinstance(rep.get("roles"), dict) else {}
-    containers = [(None, roles.get("realm") or [])] + [(cid, v or []) for cid, v in (roles.get("client") or {}).items()]
+    containers = [(None, listed(roles.get("realm")))] + [(cid, listed(v)) for cid, v in mapped(roles.get("client")).items()]
     out: dict[Role, list[Role]] = {}
     for container, entries in containers:
         for role in entries if isinstance(entries, list) else []:
             held = role.get("composites") if isinstance(role, dict) else None
             if not isinstance(held, dict) or not isinstance(role.get("name"), str):
                 continue
-            members: list[Role] = [(None, r) for r in held.get("realm") or [] if isinstance(r, str)]
-            for cid, names in (held.get("client") or {}).items():
-                members += [(cid, r) for r in names or [] if isinstance(r, str)]
+            members: list[Role] = [(None, r) for r in listed(held.get("realm")) if isinstance(r, str)]
+            for cid, names in mapped(held.get("client")).items():
+                members += [(cid, r) for r in listed(names) if isinstance(r, str)]
             out[(container, role["name"])] = members
     return out
 
@@ -151,7 +151,7 @@ def composites_of(rep: dict[str, Any]) -> dict[Role, list[Role]]:
 def expand(composites: dict[Role, list[Role]], realm_roles: Any, client_roles: Any) -> dict[str, Any]:
     """`realmRoles` and `clientRoles` with every composite's members added (depth first, each role once)."""
     seen: list[Role] = []
-    todo: list[Role] = [(None, r) for r in realm_roles or [] if isinstance(r, str)]
+    todo: list[Role] = [(None, r) for r in listed(realm_roles) if isinstance(r, str)]
     if isinstance(client_roles, dict):
         todo += [(cid, r) for cid, names in client_roles.items() if isinstance(names, list) for r in names if isinstance(r, str)]
     while todo:
@@ -175,8 +175,8 @@ def service_account_roles(clients: list[dict[str, Any]], user: dict[str, Any], i
     if client is None:
         ignored.append(f"{where}: service account of {user['serviceAccountClientId']}")
         return
-    client["roles"] = [r for r in user.get("realmRoles") or [] if isinstance(r, str)]
-    client["client_roles"] = {k: list(v) for k, v in (user.get("clientRoles") or {}).items() if isinstance(v, list)}
+    client["roles"] = [r for r in listed(user.get("realmRoles")) if isinstance(r, str)]
+    client["client_roles"] = {k: list(v) for k, v in mapped(user.get("clientRoles")).items() if isinstance(v, list)}
 
 
 def import_realm(item: dict[str, Any]) -> tuple[dict[str, Any], list[str]] | None:
