@@ -200,3 +200,13 @@ def test_the_admin_api_on_the_real_host(http) -> None:
     assert made.status_code == 201 and made.headers["location"] == "https://eu1.cc.avayacloud.com/auth/admin/realms/demo-account/roles/host-role"
     assert made.content == b""
     assert http.get("/auth/admin/realms/demo-account/roles/host-role", headers=auth).json()["name"] == "host-role"
+
+
+def test_an_expired_admin_token_is_refreshed_by_keycloak_admin(mockidp) -> None:
+    """master's access tokens live 60 s: past that, the admin call's 401 makes KeycloakAdmin refresh and retry."""
+    kc = admin(mockidp)
+    assert kc.users_count() == 2
+    mockidp.advance(120)
+    assert kc.users_count() == 2
+    refreshes = [e for e in mockidp.journal.entries(endpoint="token") if e["params"].get("grant_type") == "refresh_token"]
+    assert refreshes and refreshes[-1]["status"] == 200
