@@ -108,8 +108,8 @@ def test_each_refusal(world, http) -> None:
     assert refusal(http, {**good, "scope": "admin"}) == (400, "invalid_scope", "Invalid scopes: admin")
     assert refusal(http, {**good, "audience": "demo-spa"}) == (400, "invalid_request", "Requested audience not available: demo-spa")
     # the requester must be in the subject token's audience
-    spa_token = openid(world, "demo-client", "demo-client-secret").token(grant_type="client_credentials")["access_token"]
-    assert refusal(http, {**good, "subject_token": spa_token}) == (400, "invalid_request", "Invalid token")  # a service account's
+    service_token = openid(world, "demo-client", "demo-client-secret").token(grant_type="client_credentials")["access_token"]
+    assert refusal(http, {**good, "subject_token": service_token}) == (403, "access_denied", "Client is not within the token audience")
     other = world.engine.change_world("avaya", lambda w: setattr(next(u for u in w.avaya.realms[0].users if u.username == "demo-agent"),
                                                                  "client_roles", {"orders-api": ["orders:read"]}))
     assert other is None
@@ -122,3 +122,16 @@ def test_each_refusal(world, http) -> None:
     twice = http.post(TOKEN, content=f"grant_type={GRANT}&client_id=exchanger&client_secret=exchanger-secret&subject_token={subject}"
                       f"&subject_token={subject}&subject_token_type={ACCESS}", headers={"content-type": "application/x-www-form-urlencoded"})
     assert twice.json()["error_description"] == "duplicated parameter"
+
+
+def test_a_service_accounts_token_is_exchanged_too(world) -> None:
+    """A client-credentials token whose audience names the exchanger: the new token is still the service account's."""
+    world.engine.change_world("avaya", lambda w: setattr(next(c for c in w.avaya.realms[0].clients if c.client_id == "demo-client"),
+                                                         "client_roles", {"exchanger": ["exchange"]}))
+    source = openid(world, "demo-client", "demo-client-secret")
+    subject = source.token(grant_type="client_credentials")["access_token"]
+    kc = openid(world, "exchanger", "exchanger-secret")
+    answer = kc.exchange_token(subject, subject_token_type=ACCESS, requested_token_type=ACCESS)
+    claims = kc.decode_token(answer["access_token"])
+    assert claims["sub"] == source.decode_token(subject)["sub"] and claims["azp"] == "exchanger"
+    assert claims["preferred_username"] == "service-account-demo-client" and "interactions:read" in claims["realm_access"]["roles"]

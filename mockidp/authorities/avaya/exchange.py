@@ -58,7 +58,7 @@ class TokenExchange:
             raise kc_error("invalid_request", "Parameter 'subject_token_type' required for standard token exchange")
         if token_type != ACCESS:
             raise kc_error("invalid_request", "Parameter 'subject_token' supports access tokens only")
-        claims, user = self.subject(realm, req, token)
+        claims, user, acting_for = self.subject(realm, req, token)
         requested = req.param("requested_token_type") or ACCESS
         refresh_allowed = client.attributes.get(REFRESH_SETTING, "NO").upper() == "SAME_SESSION"
         if requested not in (ACCESS, REFRESH, ID) or (requested == REFRESH and not refresh_allowed):
@@ -81,26 +81,33 @@ class TokenExchange:
             scopes = ["openid", *scopes]
         audience: list[str] | None = wanted or None
         if audience:
-            issued = self.ctx.tokens.access_claims(realm, req, client, user, scopes, None, audience)["aud"]
+            issued = self.ctx.tokens.access_claims(realm, req, client, user, scopes, None, audience, acting_for)["aud"]
             missing = [a for a in audience if a not in (issued if isinstance(issued, list) else [issued])]
             if missing:
                 raise kc_error("invalid_request", "Requested audience not available: " + ", ".join(missing))
         session = self.session_of(realm, client, user, claims)
-        reply = self.ctx.tokens.issue(realm, req, client, user, scopes, session, audience=audience, refresh=requested == REFRESH)
+        reply = self.ctx.tokens.issue(realm, req, client, user, scopes, session, audience=audience, refresh=requested == REFRESH,
+                                      acting_for=acting_for)
         return self.answer(reply, requested)
 
-    def subject(self, realm: Realm, req: Request, token: str) -> tuple[dict[str, Any], AvayaUser]:
-        """The subject token's claims and user: an access token of this realm, live, of an enabled user."""
+    def subject(self, realm: Realm, req: Request, token: str) -> tuple[dict[str, Any], AvayaUser | None, AvayaClient | None]:
+        """The subject token's claims and whose it is: an enabled user's, or a client's service account's; an
+        access token of this realm, live."""
         try:
             claims = self.ctx.tokens.verify_access_token(realm, req, token)
         except TokenInvalid:
             raise kc_error("invalid_request", "Invalid token") from None
-        user = next((u for u in realm.config.users if subject_id(realm.name, u.username) == claims.get("sub")), None)
-        if user is None or not user.enabled:
-            raise kc_error("invalid_request", "Invalid token")  # [mockidp exchanges users' tokens only, not service accounts']
-        return claims, user
+        sub = claims.get("sub")
+        user = next((u for u in realm.config.users if subject_id(realm.name, u.username) == sub), None)
+        if user is not None and user.enabled:
+            return claims, user, None
+        account = next((c for c in realm.config.clients if c.service_account and c.enabled
+                        and subject_id(realm.name, "service-account-" + c.client_id.lower()) == sub), None)
+        if user is not None or account is None:
+            raise kc_error("invalid_request", "Invalid token")
+        return claims, None, account
 
-    def session_of(self, realm: Realm, client: AvayaClient, user: AvayaUser, claims: dict[str, Any]) -> dict[str, Any] | None:
+    def session_of(self, realm: Realm, client: AvayaClient, user: AvayaUser | None, claims: dict[str, Any]) -> dict[str, Any] | None:
         """The subject's user session, now with a client session of the requester (SAME_SESSION)."""
         if "sid" not in claims:
             return None

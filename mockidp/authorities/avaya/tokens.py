@@ -114,15 +114,18 @@ class AvayaTokens:
         return realm_roles, client_roles
 
     def access_claims(self, realm: Realm, req: Request, client: AvayaClient, user: AvayaUser | None, scopes: list[str],
-                      session: dict[str, Any] | None, audience: list[str] | None = None) -> dict[str, Any]:
-        """`audience`: token exchange's filter, which keeps only those clients' roles and audiences."""
+                      session: dict[str, Any] | None, audience: list[str] | None = None,
+                      acting_for: AvayaClient | None = None) -> dict[str, Any]:
+        """`audience`: token exchange's filter, which keeps only those clients' roles and audiences. `acting_for`:
+        the client whose service account a token exchange's subject token was (its roles, its `sub`)."""
         now = int(self.now)
-        realm_roles, client_roles = self.roles(realm, user or client, scopes)
+        account = acting_for or client  # whose service account a token without a user is
+        realm_roles, client_roles = self.roles(realm, user or account, scopes)
         if audience is not None:
             client_roles = {cid: roles for cid, roles in client_roles.items() if cid in audience}
         # Keycloak: "account" unless other clients' roles are in the token; then those clients.
         audiences = [cid for cid in client_roles if cid != client.client_id] or ["account"]
-        subject = user.username if user else "service-account-" + client.client_id.lower()
+        subject = user.username if user else "service-account-" + account.client_id.lower()
         claims: dict[str, Any] = {
             "exp": now + realm.config.access_token_lifespan,
             "iat": now,
@@ -147,7 +150,7 @@ class AvayaTokens:
         claims["scope"] = " ".join(scopes)
         if user is None:
             claims.update({"clientHost": req.client_host, "email_verified": False, "preferred_username": subject.lower(),
-                           "clientAddress": req.client_host, "client_id": client.client_id})
+                           "clientAddress": req.client_host, "client_id": account.client_id})
         else:
             claims.update(self.profile(user, scopes))
             claims.update(user.claims)
@@ -170,10 +173,10 @@ class AvayaTokens:
 
     def issue(self, realm: Realm, req: Request, client: AvayaClient, user: AvayaUser | None, scopes: list[str],
               session: dict[str, Any] | None, nonce: str | None = None, audience: list[str] | None = None,
-              refresh: bool = True) -> Reply:
+              refresh: bool = True, acting_for: AvayaClient | None = None) -> Reply:
         """Keycloak's AccessTokenResponse, fields in its order; null fields left out. A session gives a refresh
         token unless `refresh` is off (a token exchange that asked for an access token only)."""
-        claims = self.access_claims(realm, req, client, user, scopes, session, audience)
+        claims = self.access_claims(realm, req, client, user, scopes, session, audience, acting_for)
         access = sign(realm.keyset, claims)
         body: dict[str, Any] = {"access_token": access, "expires_in": realm.config.access_token_lifespan, "refresh_expires_in": 0}
         issued = [access]
