@@ -12,7 +12,8 @@ RUN pip wheel --no-cache-dir --no-deps --wheel-dir /wheels .
 FROM python:3.11-slim
 COPY constraints.txt /tmp/constraints.txt
 COPY --from=build /wheels /tmp/wheels
-RUN pip install --no-cache-dir --constraint /tmp/constraints.txt /tmp/wheels/*.whl \
+# redis and hiredis: `--store redis://...` (the compose profile `scaled`), as the `redis` extra names them.
+RUN pip install --no-cache-dir --constraint /tmp/constraints.txt /tmp/wheels/*.whl redis hiredis \
     && rm -r /tmp/constraints.txt /tmp/wheels
 # A non-root user owning the state dir and its CA folder: a named volume mounted on either starts as a copy of it,
 # owner included.

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import plugin_import  # type: ignore[import-not-found]  # benchmarks/plugin_import.py, beside this script
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -417,6 +418,7 @@ def main() -> None:
     fixed_rate_latency(args.quick)
     many_clients(args.quick)
     session_start_and_reset()
+    plugin_import.rows(row)
     example_suite()
     rss_after_many(wrk_bin, args.soak_seconds or (20 if args.quick else 120))
     width = max(len(r[0]) for r in ROWS)

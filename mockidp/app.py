@@ -7,10 +7,11 @@ import asyncio
 import inspect
 import logging
 import re
+import socket
+import struct
 import time
 import traceback
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl, quote
 
 from starlette.applications import Starlette
 from starlette.convertors import Convertor
@@ -20,102 +21,21 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route, compile_path
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from mockidp import jsonbytes, tokens
 from mockidp.authorities.base import Authority, Endpoint
 from mockidp.body import read_body
 from mockidp.engine import Engine
-from mockidp.errors import BadRequestBody, OAuthError, server_error
+from mockidp.errors import OAuthError, server_error
 from mockidp.faults import Fault
 from mockidp.journal import Entry, masked
+from mockidp.logs import log_request
 from mockidp.request import Reply, Request
+from mockidp.store import StoreUnavailable
+from mockidp.wire import claimed_client, external_base, parse_pairs, send_reply
 
 if TYPE_CHECKING:
     from mockidp.control.guard import ControlSettings
 
-HOST = re.compile(r"(?:[A-Za-z0-9_.-]+|\[[0-9A-Fa-f:.]+\])(?::(?:6553[0-5]|655[0-2]\d|65[0-4]\d\d|6[0-4]\d{3}|[1-5]?\d{1,4}))?")
 log = logging.getLogger("mockidp")
-
-
-def parse_pairs(raw: bytes, what: str) -> tuple[dict[str, str], set[str]]:
-    try:
-        text = raw.decode("utf-8")
-        pairs = parse_qsl(text, keep_blank_values=True, errors="strict", max_num_fields=1000)
-    except UnicodeDecodeError as exc:
-        raise BadRequestBody(f"{what} is not valid UTF-8") from exc
-    except ValueError as exc:
-        raise BadRequestBody(f"{what} is not valid application/x-www-form-urlencoded: {exc}") from exc
-    out: dict[str, str] = {}
-    dups: set[str] = set()
-    for k, v in pairs:
-        if k in out:
-            dups.add(k)
-        else:
-            out[k] = v
-    return out, dups
-
-
-def external_base(scope: Scope, headers: dict[str, str], engine: Engine, prefix: str) -> str:
-    if scope.get("mockidp.host_routed"):
-        prefix = ""
-    if engine.world.server.base_url:
-        return engine.world.server.base_url.rstrip("/") + prefix
-    scheme = headers.get("x-forwarded-proto", "").split(",")[0].strip().lower()
-    scheme = scheme if scheme in ("http", "https") else scope.get("scheme", "http")
-    # A Host that is no host[:port] would make an issuer URL nobody can parse (urlsplit raises): ignore it.
-    forwarded = headers.get("x-forwarded-host", "").split(",")[0].strip()
-    host = next((h for h in (forwarded, headers.get("host", "")) if HOST.fullmatch(h)), "")
-    if not host:
-        server = scope.get("server") or ("localhost", None)
-        host = f"{server[0]}:{server[1]}" if server[1] else server[0]
-    return f"{scheme}://{host}{prefix}"
-
-
-
-
-def claimed_client(req: Request) -> str | None:
-    """Who the request says it is, for the journal and fault matching (not authentication): `client_id`, the
-    Basic user, or the `sub` of a `client_assertion` (RFC 7523 §3: sub is the client_id; private_key_jwt may omit
-    client_id). The assertion is only read here; the authority verifies it."""
-    if client_id := req.params.get("client_id") or (req.basic[0] if req.basic else None):
-        return client_id
-    assertion = req.params.get("client_assertion")
-    if not assertion:
-        return None
-    try:
-        sub = tokens.peek(assertion)[1].get("sub")
-    except tokens.TokenInvalid:
-        return None
-    return sub if isinstance(sub, str) and sub else None
-
-
-def header_value(value: str) -> bytes:
-    """Latin-1 as HTTP carries it; a value with other characters (a Location built from a non-ASCII redirect URI)
-    is percent-encoded as UTF-8, as a browser turns an IRI into a URI, rather than failing the response."""
-    try:
-        return value.encode("latin-1")
-    except UnicodeEncodeError:
-        return quote(value, safe="!#$%&'()*+,/:;=?@[]~").encode("ascii")
-
-
-async def send_reply(reply: Reply, send: Send) -> None:
-    """The reply as ASGI messages, with the headers Starlette's Response would set (content-type, content-length)."""
-    if reply.json is not None:
-        body, media = jsonbytes.dumps(reply.json), b"application/json"
-    elif reply.html is not None:
-        body, media = reply.html.encode(), b"text/html; charset=utf-8"
-    elif reply.text is not None:
-        body, media = reply.text.encode(), b"text/plain; charset=utf-8"
-    else:
-        body, media = b"", None
-    headers = [(k.lower().encode("latin-1"), header_value(v)) for k, v in reply.headers.items()]
-    names = {k for k, _ in headers}
-    if b"content-length" not in names and not (reply.status < 200 or reply.status in (204, 304)):
-        headers.append((b"content-length", str(len(body)).encode()))
-    if media is not None and b"content-type" not in names:
-        headers.append((b"content-type", media))
-    headers += [(k.lower().encode("latin-1"), header_value(v)) for k, v in reply.header_lines]
-    await send({"type": "http.response.start", "status": reply.status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
 
 
 class EndpointApp:
@@ -131,6 +51,7 @@ class EndpointApp:
         req: Request | None = None
         fault: Fault | None = None
         try:
+            self.engine.begin_request()  # a shared store: what other processes changed (one read; nothing in memory)
             req = await self.parse(scope, receive)
             params = dict(req.params)
             if client_id := claimed_client(req):
@@ -138,6 +59,10 @@ class EndpointApp:
             fault = self.engine.faults.take_for(self.authority.name, self.endpoint.name, params)
             if fault is not None and fault.delay:
                 await asyncio.sleep(fault.delay)
+            if fault is not None and fault.reset_connection:
+                self.record(scope, req, Reply(0, error="connection_reset"), fault, started)
+                await self.reset_connection(send)
+                return
             if fault is not None and fault.drop:
                 self.record(scope, req, Reply(0, error="connection_dropped"), fault, started)
                 await self.drop(send)
@@ -151,9 +76,15 @@ class EndpointApp:
             return
         except OAuthError as err:
             reply = self.render_error(err, req)
+        except StoreUnavailable as exc:  # Redis is away: RFC 6749 §5.2's temporarily_unavailable, in the vendor's shape
+            log.warning("%s", exc)
+            reply = self.render_error(OAuthError("temporarily_unavailable", "the state store is unavailable; retry later", 503,
+                                                 headers={"retry-after": "1"}), req)
         except Exception:
             self.engine.record_server_error(traceback.format_exc())
             reply = self.render_error(server_error(), req)
+        finally:
+            self.engine.end_request()
         # Journal first: a client that got its answer may read the journal at once (no race with the send).
         self.record(scope, req, reply, fault, started)
         await send_reply(reply, send)
@@ -220,28 +151,52 @@ class EndpointApp:
         except Exception:
             log.debug("dropped connection as planned")
 
+    @classmethod
+    async def reset_connection(cls, send: Send) -> None:
+        """Reset the TCP connection before any byte of a response (RST: SO_LINGER 0, then abort). ASGI has no
+        message for it, so this reaches uvicorn's transport through its `send` (a bound method of the request
+        cycle, uvicorn/protocols/http/httptools_impl.py RequestResponseCycle.transport). With no transport (the
+        in-process transports) the response is cut as `drop` cuts it."""
+        cycle = getattr(send, "__self__", None)
+        transport = getattr(cycle, "transport", None)
+        if transport is None:
+            await cls.drop(send)
+            return
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        transport.abort()
+        # Let the loop deliver connection_lost, so uvicorn sees a disconnected client rather than an app that
+        # "returned without starting response" (which it would log as an error and answer with a 500).
+        for _ in range(10):
+            if getattr(cycle, "disconnected", True):
+                break
+            await asyncio.sleep(0)
+
     def record(self, scope: Scope, req: Request | None, reply: Reply, fault: Fault | None, started: float) -> None:
         params = req.params if req else {}
         client_id = claimed_client(req) if req else None
         headers = {k: v for k, v in (req.headers if req else {}).items() if k in ("authorization", "content-type", "host", "user-agent", "x-customer-number", "x-billing-account-number", "cookie")}
-        self.engine.journal.record(
-            Entry(
-                seq=self.engine.journal.next_seq(),
-                time=self.engine.clock.now(),
-                authority=self.authority.name,
-                endpoint=self.endpoint.name,
-                method=scope["method"],
-                path=scope["path"],
-                status=reply.status if not (fault and fault.drop) else 0,
-                client_id=client_id,
-                error=reply.error or (reply.json.get("error") if isinstance(reply.json, dict) and reply.status >= 400 else None),
-                params=masked(params),
-                headers=masked(headers),
-                fault=fault.id if fault else None,
-                issued=list(reply.issued),
-                duration_ms=round((time.perf_counter() - started) * 1000, 3),
-            )
+        entry = Entry(
+            seq=self.engine.journal.next_seq(),
+            time=self.engine.clock.now(),
+            authority=self.authority.name,
+            endpoint=self.endpoint.name,
+            method=scope["method"],
+            path=scope["path"],
+            status=reply.status if not (fault and (fault.drop or fault.reset_connection)) else 0,
+            client_id=client_id,
+            error=reply.error or (reply.json.get("error") if isinstance(reply.json, dict) and reply.status >= 400 else None),
+            params=masked(params),
+            headers=masked(headers),
+            fault=fault.id if fault else None,
+            issued=list(reply.issued),
+            duration_ms=round((time.perf_counter() - started) * 1000, 3),
+            error_description=reply.json.get("error_description") if isinstance(reply.json, dict) and reply.status >= 400 else None,
+            location=reply.headers.get("location") if 300 <= reply.status < 400 else None,
         )
+        self.engine.journal.record(entry)
+        log_request(vars(entry))
 
 
 class EndpointRouter:
@@ -293,6 +248,21 @@ class HostRouting:
         self.app, self.engine, self.endpoints = app, engine, endpoints
         self.hosts = [(re.compile("|".join(f"(?:{p})" for p in a.host_patterns), re.IGNORECASE), a)
                       for a in engine.authorities.values() if a.host_patterns]
+        self.prefixes = {a.prefix.strip("/") for a in engine.authorities.values()} | {"_mockidp", "healthz"}
+
+    def root_segment(self, scope: Scope, path: str) -> Scope:
+        """A path at the root whose first segment an authority claims (`Authority.claims_root_segment`) is served
+        as under that authority's prefix, with root-form URLs, as a host-routed request is. Another authority's
+        prefix is never claimed, so no root path shadows it."""
+        segment = path[1:].split("/", 1)[0]
+        if not segment or segment in self.prefixes:
+            return scope
+        for authority in self.engine.authorities.values():
+            if authority.claims_root_segment(segment):
+                scope = dict(scope, path=authority.prefix + path, raw_path=None)
+                scope["mockidp.host_routed"] = True
+                return scope
+        return scope
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -312,12 +282,46 @@ class HostRouting:
                     scope = dict(scope, path=authority.prefix + path, raw_path=None)
                     scope["mockidp.host_routed"] = True
                     break
+            else:
+                scope = self.root_segment(scope, path)
             endpoint = self.endpoints.find(scope)
             if endpoint is not None:
                 scope["root_path"] = scope.get("root_path", "") + endpoint.authority.prefix  # as Starlette's Mount
                 await endpoint(scope, receive, send)
                 return
         await self.app(scope, receive, send)
+
+
+class SharedState:
+    """Everything but the authority endpoints (the control plane, the dashboard, /healthz) first takes what other
+    processes changed in a shared store; a store that is away answers 503 (so a health check fails over)."""
+
+    def __init__(self, app: ASGIApp, engine: Engine) -> None:
+        self.app, self.engine = app, engine
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not self.engine.shared:
+            await self.app(scope, receive, send)
+            return
+        try:
+            self.engine.begin_request()
+        except StoreUnavailable as exc:
+            await store_unavailable(StarletteRequest(scope), exc)(scope, receive, send)
+            return
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.engine.end_request()
+
+
+async def store_unavailable_handler(request: StarletteRequest, exc: Exception) -> Response:
+    return store_unavailable(request, exc)
+
+
+def store_unavailable(request: StarletteRequest, exc: Exception) -> Response:
+    log.warning("%s", exc)
+    return JSONResponse({"error": "temporarily_unavailable", "error_description": "the state store is unavailable; retry later"},
+                        503, headers={"retry-after": "1"})
 
 
 async def not_found(request: StarletteRequest, exc: Exception) -> Response:
@@ -337,9 +341,9 @@ def build_app(engine: Engine, control: ControlSettings | None = None) -> ASGIApp
 
     endpoints = EndpointRouter(engine)
     routes: list[BaseRoute] = [Route("/healthz", healthz), *control_routes(engine), *dashboard_routes(engine), *endpoints.mounts]
-    app = Starlette(routes=routes, exception_handlers={404: not_found, 405: not_found})
+    app = Starlette(routes=routes, exception_handlers={404: not_found, 405: not_found, StoreUnavailable: store_unavailable_handler})
     app.state.engine = engine
-    return HostRouting(ControlGuard(app, engine, control or ControlSettings()), engine, endpoints)
+    return HostRouting(SharedState(ControlGuard(app, engine, control or ControlSettings()), engine), engine, endpoints)
 
 
 def asgi_app(engine: Engine | None = None) -> Any:

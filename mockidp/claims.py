@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mockidp.plan import ANY, Plan, Planned
+
+if TYPE_CHECKING:
+    from mockidp.store import Store
 
 
 @dataclass
@@ -19,8 +22,8 @@ class ClaimsPlan(Plan[PlannedClaims]):
     """Consulted by authorities when they mint an access token (`Authority.planned_claims`); `times: None` plans
     claims for every token from now on."""
 
-    def __init__(self) -> None:
-        super().__init__("claims", every_time_allowed=True)
+    def __init__(self, store: Store | None = None) -> None:
+        super().__init__("claims", every_time_allowed=True, store=store, item_type=PlannedClaims)
 
     def take_for(self, authority: str, client_id: str | None) -> dict[str, Any]:
         """The claims to merge into the next token of (authority, client): every matching plan, in order."""

@@ -6,7 +6,9 @@ import argparse
 import errno
 import json
 import os
+import signal
 import sys
+import time
 from pathlib import Path
 
 from mockidp.engine import PACKAGE_KEYS, Engine, default_state_dir
@@ -60,8 +62,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    from mockidp import workers
+
+    if args.workers > 1 and (args.store or "").strip() in workers.MEMORY:
+        print(f"error: --workers {args.workers} needs a shared store: add --store redis://HOST:6379/0 (or MOCKIDP_STORE)", file=sys.stderr)
+        return 2
     world = load_world(args.world)
-    engine = Engine(world, state_dir=args.state_dir)
+    try:
+        store = workers.open_store(args.store)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    engine = Engine(world, state_dir=args.state_dir, store=store)
     try:
         control = ControlSettings.from_env(args.allowed_host, args.control_token)
     except ValueError as exc:
@@ -69,7 +81,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return 2
     server = MockIdpServer(engine, host=args.host, port=args.port, tls=not args.no_tls, state_dir=args.state_dir, log_level=args.log_level,
                            threads=args.threads, allowed_hosts=control.allowed_hosts, control_token=control.token,
-                           tls_names=tls_names)
+                           tls_names=tls_names, reuse_port=args.workers > 1 or getattr(args, "worker", 0) > 0)
     try:
         server.start()
     except BindError as exc:  # one line a user can act on, not a traceback
@@ -79,7 +91,27 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except TlsStateError as exc:  # e.g. a read-only state dir that holds no usable CA
         print(f"error: {exc.strerror}; choose another --state-dir (or MOCKIDP_STATE_DIR)", file=sys.stderr)
         return 2
-    print(f"mockidp serving {world.source} on {server.url}")
+    from mockidp import logs
+
+    # After start: what starting says (a replaced CA) is printed below once; from here on mockidp logs in this format.
+    logs.configure(args.log_level, args.log_format)
+    logs.restyle_uvicorn(args.log_format)
+    if getattr(args, "worker", 0):  # a worker process of --workers: the first process printed everything else
+        print(f"mockidp worker {args.worker} serving on {server.url}", flush=True)
+        args.ready.set()
+        server.serve_forever()
+        return 0
+    procs = []
+    if args.workers > 1:
+        try:
+            procs = workers.spawn(args, server.port, args.workers - 1, cmd_serve)
+        except RuntimeError as exc:
+            server.stop()
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+    started = time.monotonic()
+    print(f"mockidp serving {world.source} on {server.url}" + (f" ({args.workers} worker processes, store {args.store})" if procs
+                                                                 else f" (store {args.store})" if engine.shared else ""))
     if server.tls_files and server.tls_files.replaced:
         print(server.tls_files.replaced)
     if server.ca_bundle:
@@ -99,8 +131,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
             print(f"  {line}")
     print("\nmockidp is ready (Ctrl-C stops it)")
     sys.stdout.flush()
-    server.serve_forever()
+    signal.signal(signal.SIGTERM, _interrupt)  # `docker stop`, `kill`: stop as Ctrl-C does (the workers too), and say so
+    try:
+        server.serve_forever()
+    finally:
+        workers.stop(procs)
+    print(f"mockidp stopped after {time.monotonic() - started:.1f} s on {server.url}", flush=True)
     return 0
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def cmd_world_check(args: argparse.Namespace) -> int:
@@ -110,8 +151,26 @@ def cmd_world_check(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     engine = Engine(world, state_dir=args.state_dir)
-    counts = ", ".join(f"{a.name}: {len(a.issuers())} issuer(s)" for a in engine.authorities.values())
+    defined = _sections(args.file)
+    shown = [a for a in engine.authorities.values() if a.name in defined]  # a partial world: only what it defines
+    counts = ", ".join(f"{a.name}: {len(a.issuers())} issuer(s)" for a in shown) or "no authority section"
     print(f"{args.file}: ok ({counts})")
+    return 0
+
+
+def _sections(name: str) -> set[str]:
+    """The top-level tables a world file itself defines (every other section is empty)."""
+    import tomllib
+
+    from mockidp.world import resolve_world
+
+    return set(tomllib.loads(resolve_world(name).read_text(encoding="utf-8")))
+
+
+def cmd_world_schema(args: argparse.Namespace) -> int:
+    from mockidp.world_schema import world_schema
+
+    print(json.dumps(world_schema(), indent=2))
     return 0
 
 
@@ -129,11 +188,28 @@ def cmd_token(args: argparse.Namespace) -> int:
             claims[key] = value
     try:
         authority = engine.authority(args.authority)
-        print(authority.mint(claims, issuer_id=args.issuer, lifetime=args.lifetime))
+        if args.variant == "valid":
+            print(authority.mint(claims, issuer_id=args.issuer, lifetime=args.lifetime))
+        else:  # the control API's forgeries (control/forgery.py), for a resource server's negative tests
+            from mockidp.control.surface import Control
+
+            print(Control(engine).forge(args.authority, claims, args.issuer, args.variant))
     except KeyError as exc:
         print(f"error: {exc.args[0]}", file=sys.stderr)
         return 2
+    except ValueError as exc:  # ControlError: an issuer the authority lacks
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     return 0
+
+
+def _variant(value: str) -> str:
+    from mockidp.control.forgery import FORGERIES
+
+    name = value.replace("-", "_")
+    if name not in FORGERIES:
+        raise argparse.ArgumentTypeError(f"choose one of {', '.join(FORGERIES)} (or with '-' for '_'), got {value!r}")
+    return name
 
 
 def _in_checkout() -> bool:
@@ -179,7 +255,9 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--port", type=_port, default=_env("MOCKIDP_PORT") or "8443", help="port to listen on, 0 for any free one (default: %(default)s; env MOCKIDP_PORT)")
     s.add_argument("--no-tls", action="store_true", default=_env("MOCKIDP_NO_TLS", "") in ("1", "true"), help="serve plain HTTP (default: %(default)s; env MOCKIDP_NO_TLS=1)")
     s.add_argument("--log-level", default=_env("MOCKIDP_LOG_LEVEL", "info"), choices=["critical", "error", "warning", "info", "debug"],
-                   help="uvicorn's log level (default: %(default)s; env MOCKIDP_LOG_LEVEL)")
+                   help="log level: info logs one line per request (default: %(default)s; env MOCKIDP_LOG_LEVEL)")
+    s.add_argument("--log-format", default=_env("MOCKIDP_LOG_FORMAT", "text"), choices=["text", "json"],
+                   help="log lines as text, or one JSON object per line (default: %(default)s; env MOCKIDP_LOG_FORMAT)")
     s.add_argument("--threads", type=_positive, default=_env("MOCKIDP_THREADS") or "1", metavar="N",
                    help="event loops serving in parallel, one thread each (2 on 2 cores for load tests, "
                         "~1.5x the RS256 tokens/s, not for ES256; control calls then run beside requests in flight) "
@@ -194,12 +272,21 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--control-token", default=None, metavar="TOKEN",
                    help="require Authorization: Bearer TOKEN on the control plane (default: none; env MOCKIDP_CONTROL_TOKEN); "
                         "the dashboard link printed at start carries it")
+    s.add_argument("--store", default=_env("MOCKIDP_STORE"), metavar="URL",
+                   help="where state lives: memory (one process) or redis://HOST:6379/0?prefix=NAME, shared by every "
+                        "worker and replica on it, so they act as one mockidp (docs/scaling.md; pip install 'mockidp[redis]') "
+                        f"(default: {_help_value(_env('MOCKIDP_STORE'), 'memory')}; env MOCKIDP_STORE)")
+    s.add_argument("--workers", type=_positive, default=_env("MOCKIDP_WORKERS") or "1", metavar="N",
+                   help="worker processes serving the port (SO_REUSEPORT), each with its own GIL; needs --store redis://... "
+                        "(default: %(default)s; env MOCKIDP_WORKERS)")
     s.set_defaults(func=cmd_serve)
 
     w = sub.add_parser("world", help="world files").add_subparsers(dest="world_command", required=True)
     c = w.add_parser("check", help="validate a world file")
     c.add_argument("file", help="world file (TOML), or a built-in world's name")
     c.set_defaults(func=cmd_world_check)
+    ws = w.add_parser("schema", help="print the JSON Schema of world files (for editors; docs/world.schema.json)")
+    ws.set_defaults(func=cmd_world_schema)
 
     t = sub.add_parser("token", help="mint a token from an authority (for curl users)")
     t.add_argument("--authority", required=True)
@@ -208,6 +295,10 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--lifetime", type=int, default=3600)
     t.add_argument("--base-url", default="https://127.0.0.1:8443", help="scheme://host:port the issuer is under")
     t.add_argument("--world", default=_env("MOCKIDP_WORLD"))
+    t.add_argument("--variant", type=_variant, default="valid",
+                   help="a deliberately bad token: expired, not_yet_valid, wrong_audience, wrong_issuer, unknown_key, "
+                        "other_authority_key, alg_none, hs256_public_key, truncated (as the control API's "
+                        "POST /_mockidp/tokens; '-' for '_' is fine; --lifetime applies to valid only) (default: valid)")
     t.set_defaults(func=cmd_token)
 
     k = sub.add_parser("keys", help="signing keys").add_subparsers(dest="keys_command", required=True)

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 import logging
 import os
 import threading
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -20,7 +22,7 @@ from mockidp.faults import FaultPlan
 from mockidp.journal import Journal
 from mockidp.keys import KeyStore
 from mockidp.registry import AUTHORITIES
-from mockidp.store import MemoryStore, Store
+from mockidp.store import MemoryStore, SharedLog, Store
 from mockidp.world import World, load_world
 from mockidp.world_edit import ControlError
 
@@ -75,13 +77,19 @@ class Engine:
         self._world_owned = False  # the world in force shares nothing with the loaded one: it may change in place
         self.world_lock = threading.Lock()  # one world change at a time, whichever event loop asks
         self.state_dir = state_dir or default_state_dir()
-        self.clock = Clock()
         self.store: Store = store or MemoryStore()
-        self.keys = KeyStore(key_dirs if key_dirs is not None else [PACKAGE_KEYS], self.state_dir / "keys")
+        # A shared store (Redis: several workers or replicas as one mockidp) holds the control state too: the clock,
+        # the plans, rotated and generated keys, world changes and server errors (docs/scaling.md).
+        self.shared = bool(getattr(self.store, "shared", False))
+        self.clock = Clock(self.store)
+        self.keys = KeyStore(key_dirs if key_dirs is not None else [PACKAGE_KEYS], self.state_dir / "keys", store=self.store)
         self.journal = Journal(self.store, self.world.server.journal_size)
-        self.faults = FaultPlan()
-        self.claims = ClaimsPlan()
-        self.server_errors: list[str] = []  # tracebacks of unhandled exceptions: a test suite fails on any
+        self.faults = FaultPlan(self.store)
+        self.claims = ClaimsPlan(self.store)
+        # tracebacks of unhandled exceptions: a test suite fails on any
+        self.server_errors: list[str] | SharedLog = SharedLog(self.store) if self.shared else []
+        self._world_revision = ""  # the shared store's world revision this process serves
+        self._world_base = self.loaded_world  # what shared world changes apply to: the loaded world, or use_world's
         self._base_url = base_url
         self.authorities: dict[str, Authority] = {
             cls.name: cls(self, getattr(self.world, cls.name)) for cls in AUTHORITY_CLASSES
@@ -110,6 +118,8 @@ class Engine:
         self.claims.clear()
         self.keys.reset()
         self.server_errors.clear()
+        self._world_revision = self.keys.revision = ""  # the store was cleared: nothing changed any more
+        self._world_base = self.loaded_world
         if self._world_changed:
             self.world = self.loaded_world
             self._world_changed = self._world_owned = False
@@ -117,7 +127,7 @@ class Engine:
 
     def use_world(self, world: World) -> None:
         """Serve another world until the next reset (the pytest marker's per-test world)."""
-        self.world = world
+        self.world = self._world_base = world
         self._apply_world()
         self._world_changed = self._world_owned = True
 
@@ -189,7 +199,61 @@ class Engine:
 
     def world_add(self, path: str, item: dict[str, Any]) -> dict[str, Any]:
         """Add (or replace, by its key) one item in a list of the world at runtime, validated and all-or-nothing."""
-        return dataclasses.asdict(self.change_world(path, lambda world: world_edit.add(world, path, item)))
+        added = dataclasses.asdict(self.change_world(path, lambda world: world_edit.add(world, path, item)))
+        self._publish_world({"op": "add", "path": path, "item": item})
+        return added
+
+    def world_remove(self, path: str) -> None:
+        """Remove one item of the world at runtime (`DELETE /_mockidp/world/{path}`)."""
+        self.change_world(path, lambda world: world_edit.remove(world, path))
+        self._publish_world({"op": "remove", "path": path})
+
+    # --- several processes over one shared store (docs/scaling.md) ------------------------------------------
+    def begin_request(self) -> None:
+        """Before a request: take the control state other processes may have changed (one read of the store:
+        clock, world and key revisions, the fault and claims plans). Nothing to do over a memory store."""
+        if not self.shared:
+            return
+        read = self.store.begin(["control", self.faults.kind, self.claims.kind], self.clock.now())
+        control = read["control"]
+        self.clock.load(control.get("clock"))
+        world = str((control.get("world") or {}).get("rev", ""))
+        if world != self._world_revision:
+            self._replay_world(world)
+        keys = str((control.get("keys") or {}).get("rev", ""))
+        if keys != self.keys.revision:
+            self.keys.load_shared(keys)
+
+    def end_request(self) -> None:
+        if self.shared:
+            self.store.end()
+
+    def _publish_world(self, op: dict[str, Any]) -> None:
+        """World changes are kept as the operations that made them, replayed on the loaded world by every process
+        (a world's files, e.g. certificates beside it, are each process's own: the operations carry no file)."""
+        if self.shared:
+            self.store.append("world-ops", op, 100_000)
+            self.store.put("control", "world", {"rev": uuid.uuid4().hex})
+            self._world_revision = "replay"  # replay on the next request too, in case another process changed it meanwhile
+
+    def _replay_world(self, revision: str) -> None:
+        ops = self.store.log("world-ops") if revision else []
+        with self.world_lock:
+            self.world = self._world_base
+            self._world_changed = self._world_base is not self.loaded_world
+            self._world_owned = False
+        for op in ops:
+            path, item = str(op["path"]), dict(op.get("item") or {})
+            try:
+                if op["op"] == "add":
+                    self.change_world(path, functools.partial(world_edit.add, path=path, item=item))
+                else:
+                    self.change_world(path, functools.partial(world_edit.remove, path=path))
+            except ControlError as exc:  # it applied where it was made; here a later change of another process clashed
+                log.warning("world change %s %s from another process does not apply here: %s", op["op"], op["path"], exc)
+        if not ops:
+            self._apply_world()
+        self._world_revision = revision
 
     def world_change(self, section: str, change: Callable[[Any], T]) -> T:
         """Change one section of the world at runtime (an authority's own edits, e.g. Keycloak's admin API)."""

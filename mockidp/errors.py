@@ -26,6 +26,8 @@ class OAuthError(Exception):
         self.code = code
         self.headers = headers or {}
         self.extra = extra or {}
+        # (label, value) lines for mockidp's debugging box on an error page: what was sent, what is registered
+        self.debug: list[tuple[str, str]] = []
 
     def body(self) -> dict[str, Any]:
         """The RFC 6749 §5.2 body: `error` and, when there is one, `error_description`."""

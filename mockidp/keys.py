@@ -8,8 +8,11 @@ import functools
 import hashlib
 import re
 import threading
+import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -17,6 +20,9 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from cryptography.x509.oid import NameOID
 from joserfc.jwk import ECKey, RSAKey
+
+if TYPE_CHECKING:
+    from mockidp.store import Store
 
 KEY_TYPES = {"RS256": "RSA", "PS256": "RSA", "ES256": "EC"}
 MAX_PUBLISHED = 5  # keys one issuer publishes at most; rotating past it retires the oldest
@@ -118,6 +124,7 @@ class KeySet:
     published: list[SigningKey]
     kid_style: str = "thumbprint"
     _initial: list[SigningKey] = field(default_factory=list, repr=False)
+    on_change: Callable[[KeySet], None] | None = field(default=None, repr=False)  # a shared store publishes changes
 
     def __post_init__(self) -> None:
         self._initial = list(self.published)
@@ -137,6 +144,8 @@ class KeySet:
         growing its JWKS without bound (every verifier downloads and scans it)."""
         new_key = new_key or self.new_key()
         self.published = [*self.published, new_key][-MAX_PUBLISHED:]  # one assignment: readers see old or new
+        if self.on_change is not None:
+            self.on_change(self)
         return new_key
 
     def retire(self, kid: str | None = None) -> list[str]:
@@ -146,6 +155,8 @@ class KeySet:
             raise ValueError("cannot retire the only key of a key set")
         gone = [k.kid for k in self.published if k not in keep]
         self.published = keep
+        if self.on_change is not None:
+            self.on_change(self)
         return gone
 
     def reset(self) -> None:
@@ -166,13 +177,20 @@ class KeyStore:
 
     Files are `<name>.<alg>.key.pem` and `<name>.<alg>.crt.pem`. Generated keys are written to the
     cache dir (when there is one) so a restart signs with the same keys.
+
+    With a shared store (several processes as one mockidp), a generated key is kept in the store too (the first
+    process's wins, kind `durable:keys`), and a rotation or retirement is published there (kind `keys`, with a new
+    revision under `control/keys`): every process then signs with the same key and publishes the same JWKS.
     """
 
-    def __init__(self, search_dirs: list[Path], cache_dir: Path | None = None) -> None:
+    def __init__(self, search_dirs: list[Path], cache_dir: Path | None = None, store: Store | None = None) -> None:
         self.search_dirs = [d for d in search_dirs if d]
         self.cache_dir = cache_dir
         self._sets: dict[tuple[str, str], KeySet] = {}
         self._lock = threading.Lock()
+        self.store = store if store is not None and getattr(store, "shared", False) else None
+        self.revision = ""  # the store's key revision this process has loaded
+        self._parsed: dict[str, SigningKey] = {}  # keys read from the store, by their stored text (parsing is slow)
 
     def keyset(self, name: str, alg: str = "RS256", kid_style: str = "thumbprint") -> KeySet:
         if alg not in KEY_TYPES:
@@ -183,7 +201,11 @@ class KeyStore:
         with self._lock:
             ks = self._sets.get((name, alg))
             if ks is None:
-                ks = self._sets[(name, alg)] = KeySet(name, [self._load_or_create(name, alg, kid_style)], kid_style)
+                ks = KeySet(name, [self._load_or_create(name, alg, kid_style)], kid_style)
+                if self.store is not None:
+                    ks.on_change = self._publish
+                    self._adopt(ks, alg, self.store.get("keys", f"{name}/{alg}", 0))
+                self._sets[(name, alg)] = ks
             return ks
 
     def all(self) -> list[KeySet]:
@@ -199,11 +221,50 @@ class KeyStore:
             key_path, crt_path = d / f"{stem}.key.pem", d / f"{stem}.crt.pem"
             if key_path.is_file() and crt_path.is_file():
                 return load_signing_key(key_path, crt_path, alg, kid_style)
+        if self.store is not None:  # one generated key for every process: the first to store it wins
+            fresh = SigningKey.generate(alg, name, kid_style)
+            return self._parse(self.store.setdefault("durable:keys", stem, key_record(fresh)))
         private = generate_private_key(alg)
         cert = self_signed_certificate(private, name)
         if self.cache_dir:
             write_key_files(self.cache_dir, stem, private, cert)
         return SigningKey.from_objects(private, cert, alg, kid_style)
+
+
+    # --- a shared store ------------------------------------------------------------------------------------
+    def _publish(self, ks: KeySet) -> None:
+        assert self.store is not None
+        self.store.put("keys", f"{ks.name}/{ks.active.alg}", {"published": [key_record(k) for k in ks.published]})
+        self.revision = uuid.uuid4().hex
+        self.store.put("control", "keys", {"rev": self.revision})
+
+    def _parse(self, record: dict[str, Any]) -> SigningKey:
+        text = record["pem"] + record["cert"]
+        key = self._parsed.get(text)
+        if key is None:
+            private = serialization.load_pem_private_key(record["pem"].encode(), None, unsafe_skip_rsa_key_validation=True)
+            assert isinstance(private, (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey))
+            cert = x509.load_der_x509_certificate(base64.b64decode(record["cert"]))
+            key = self._parsed[text] = SigningKey.from_objects(private, cert, record["alg"], record["kid_style"])
+        return key
+
+    def _adopt(self, ks: KeySet, alg: str, record: dict[str, Any] | None) -> None:
+        ks.published = [self._parse(r) for r in record["published"]] if record else list(ks._initial)
+
+    def load_shared(self, revision: str) -> None:
+        """Take the key sets the store holds (after another process rotated or retired, or a reset)."""
+        assert self.store is not None
+        stored = self.store.items("keys", 0)
+        for (name, alg), ks in list(self._sets.items()):
+            self._adopt(ks, alg, stored.get(f"{name}/{alg}"))
+        self.revision = revision
+
+
+def key_record(key: SigningKey) -> dict[str, Any]:
+    """A signing key as the store keeps it (development keys only: mockidp signs with nothing else)."""
+    pem = key.private_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    return {"pem": pem.decode(), "cert": base64.b64encode(key.cert_der).decode(), "alg": key.alg,
+            "kid_style": "x5t" if key.kid == key.x5t else "thumbprint"}
 
 
 def load_signing_key(key_path: Path, crt_path: Path, alg: str, kid_style: str = "thumbprint") -> SigningKey:

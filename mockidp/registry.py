@@ -11,5 +11,6 @@ from mockidp.authorities.entra.authority import Entra
 from mockidp.authorities.lumen.authority import Lumen
 from mockidp.authorities.opengateway.authority import OpenGateway
 from mockidp.authorities.pfw.authority import Pfw
+from mockidp.authorities.workload.authority import Workload
 
-AUTHORITIES: tuple[type[Authority], ...] = (Avaya, Entra, B2C, Lumen, Pfw, OpenGateway)
+AUTHORITIES: tuple[type[Authority], ...] = (Avaya, Entra, B2C, Lumen, Pfw, OpenGateway, Workload)

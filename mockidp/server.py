@@ -109,12 +109,12 @@ def bind(host: str, port: int, reuse_port: bool = False) -> socket.socket:
     return sock
 
 
-def bind_all(host: str, port: int, count: int) -> list[socket.socket]:
+def bind_all(host: str, port: int, count: int, reuse_port: bool = False) -> list[socket.socket]:
     """One listening socket per event loop. With several, each is its own SO_REUSEPORT socket on the same port, so
     that the kernel spreads new connections over the loops (one shared socket would let whichever loop wakes first
-    accept a whole burst of connections)."""
+    accept a whole burst of connections). `reuse_port`: other processes bind the same port too (`--workers`)."""
     if count == 1:
-        return [bind(host, port)]
+        return [bind(host, port, reuse_port=reuse_port)]
     first = bind(host, port, reuse_port=True)
     return [first, *(bind(host, first.getsockname()[1], reuse_port=True) for _ in range(count - 1))]
 
@@ -148,6 +148,7 @@ class MockIdpServer:
         allowed_hosts: Iterable[str] = (),
         control_token: str | None = None,
         tls_names: Iterable[str] = (),
+        reuse_port: bool = False,
     ) -> None:
         """`threads` > 1 serves with that many event loops, each on its own thread, over one engine. A signature
         releases the GIL, so one loop's Python runs while another's token is signed: with 2 on 2 cores, ~1.5x the
@@ -156,7 +157,8 @@ class MockIdpServer:
         so a request in flight may see the world from just before or just after a change.
 
         `tls_names` are more hostnames or addresses for the server certificate and the CA's name constraints, e.g.
-        a compose service name (`mockidp`) that client containers use."""
+        a compose service name (`mockidp`) that client containers use. `reuse_port`: bind with SO_REUSEPORT, so
+        that worker processes over one shared store serve the same port (`mockidp serve --workers N`)."""
         if threads < 1:
             raise ValueError("threads must be at least 1")
         # The control plane (/_mockidp/) answers loopback names and the world's own names; `allowed_hosts` adds
@@ -170,6 +172,7 @@ class MockIdpServer:
         self.state_dir = state_dir or self.engine.state_dir
         self.log_level = log_level
         self.threads = threads
+        self.reuse_port = reuse_port
         self.tls_files: TlsFiles | None = None
         self._loops: list[tuple[_Server, threading.Thread]] = []
         self._errors: list[BaseException] = []
@@ -186,7 +189,7 @@ class MockIdpServer:
     def start(self, timeout: float = 30) -> MockIdpServer:
         self._errors = []
         try:
-            socks = bind_all(self.host, self.port, self.threads)
+            socks = bind_all(self.host, self.port, self.threads, self.reuse_port)
         except OSError as exc:
             raise BindError(self.host, self.port, exc) from exc
         self.port = socks[0].getsockname()[1]

@@ -32,3 +32,13 @@ def two_loop_server(tmp_path_factory: pytest.TempPathFactory):
     state = tmp_path_factory.mktemp("two-loops")
     with MockIdpServer(Engine(state_dir=state), state_dir=state, threads=2) as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory):
+    """A real redis-server for the session (tests/redis_server.py); each user takes its own key prefix."""
+    from redis_server import RedisServer
+
+    server = RedisServer(tmp_path_factory.mktemp("redis")).start()
+    yield server
+    server.stop()

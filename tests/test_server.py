@@ -43,7 +43,7 @@ def test_unknown_path_is_json_404(http) -> None:
 
 def test_world_endpoint_lists_authorities_and_secrets(http) -> None:
     world = http.get("/_mockidp/world").json()
-    assert set(world["authorities"]) == {"avaya", "entra", "b2c", "lumen", "pfw", "opengateway"}
+    assert set(world["authorities"]) == {"avaya", "entra", "b2c", "lumen", "pfw", "opengateway", "workload"}
     assert world["avaya"]["realms"][0]["clients"][0]["secret"] == "demo-client-secret"
     issuers = [i["issuer"] for a in world["authorities"].values() for i in a["issuers"]]
     assert len(issuers) == len(set(issuers))

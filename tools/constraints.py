@@ -1,5 +1,5 @@
 """Write constraints.txt: every runtime dependency of mockidp (pyproject's `dependencies` and what they need in
-turn, no extras) pinned to the version installed in this environment. The container installs the wheel with
+turn, and the `redis` extra) pinned to the version installed in this environment. The container installs the wheel with
 `pip install --constraint constraints.txt`, so an image built later gets the versions the suite ran with.
 
     ./run constraints        # = .venv/bin/python tools/constraints.py > constraints.txt
@@ -21,8 +21,9 @@ LINUX = {"sys_platform": "linux", "platform_system": "Linux", "os_name": "posix"
 
 
 def runtime_requirements() -> list[Requirement]:
+    """The dependencies and the `redis` extra, which the image installs too (`--store redis://...`)."""
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    return [Requirement(r) for r in project["dependencies"]]
+    return [Requirement(r) for r in [*project["dependencies"], *project["optional-dependencies"]["redis"]]]
 
 
 def closure(requirements: list[Requirement]) -> dict[str, str]:

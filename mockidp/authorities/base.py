@@ -80,6 +80,12 @@ class Authority:
     def demo_lines(self) -> list[str]:
         return []
 
+    def claims_root_segment(self, segment: str) -> bool:
+        """Whether a path at the root whose first segment is `segment` is served by this authority, as if under its
+        prefix (e.g. Entra's `/{tenant}/...`, which clients key their caches by). Never asked about another
+        authority's prefix, `_mockidp` or `healthz` (app.HostRouting)."""
+        return False
+
     # --- shared helpers ---------------------------------------------------------------------------
     def keyset(self, issuer_id: str, alg: str = "RS256", kid_style: str = "thumbprint") -> KeySet:
         return self.services.keys.keyset(f"{self.name}-{issuer_id}", alg, kid_style)

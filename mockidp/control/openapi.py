@@ -36,7 +36,7 @@ FAULT = {
         "authority": S, "endpoint": S, "times": {"type": "integer", "minimum": 1}, "match": {"type": "object", "additionalProperties": S},
         "status": {"type": "integer", "minimum": 100, "maximum": 599}, "body": {}, "error": S, "error_description": S,
         "headers": {"type": "object", "additionalProperties": S}, "delay": {"type": "number", "minimum": 0, "maximum": 60},
-        "drop": B, "malformed": B, "retry_after": INT,
+        "drop": B, "reset_connection": B, "malformed": B, "retry_after": INT,
     },
 }
 

@@ -99,7 +99,7 @@ def control_routes(engine: Engine) -> list[BaseRoute]:
 
     async def journal(request: Request) -> Response:
         if request.method == "DELETE":
-            engine.journal.clear()
+            control.clear_journal()
             return Response(status_code=204)
         q = request.query_params
         return JSONResponse(control.journal(authority=q.get("authority"), endpoint=q.get("endpoint"), client_id=q.get("client_id")))
@@ -112,22 +112,20 @@ def control_routes(engine: Engine) -> list[BaseRoute]:
             if "set" in body:
                 return JSONResponse(control.set_time(body["set"], bool(body.get("frozen", False))))
             if body.get("reset"):
-                engine.clock.reset()
-            else:
-                raise ControlError("give one of: advance (seconds), set (epoch seconds, optional frozen), reset")
-        return JSONResponse(engine.clock.describe())
+                return JSONResponse(control.reset_time())
+            raise ControlError("give one of: advance (seconds), set (epoch seconds, optional frozen), reset")
+        return JSONResponse(control.time())
 
     async def faults(request: Request) -> Response:
         if request.method == "POST":
             return JSONResponse(control.add_fault(**await json_body(request)).as_dict(), 201)
         if request.method == "DELETE":
-            engine.faults.clear()
+            control.clear_faults()
             return Response(status_code=204)
-        return JSONResponse([f.as_dict() for f in engine.faults.pending()])
+        return JSONResponse(control.faults())
 
     async def fault(request: Request) -> Response:
-        if not engine.faults.remove(request.path_params["fault_id"]):
-            raise ControlError("no such planned fault", 404)
+        control.remove_fault(request.path_params["fault_id"])
         return Response(status_code=204)
 
     async def claims(request: Request) -> Response:
@@ -136,9 +134,9 @@ def control_routes(engine: Engine) -> list[BaseRoute]:
             plan = control.add_claims(body.pop("claims", None), **body)
             return JSONResponse(plan.as_dict(), 201)
         if request.method == "DELETE":
-            engine.claims.clear()
+            control.clear_claims()
             return Response(status_code=204)
-        return JSONResponse([p.as_dict() for p in engine.claims.pending()])
+        return JSONResponse(control.claims())
 
     async def keys(request: Request) -> Response:
         body = await json_body(request)
@@ -180,7 +178,7 @@ def control_routes(engine: Engine) -> list[BaseRoute]:
         return JSONResponse(control.device_decide(request.path_params["user_code"], request.path_params["action"], body.get("user")))
 
     async def server_errors(request: Request) -> Response:
-        return JSONResponse(engine.server_errors)
+        return JSONResponse(control.server_errors())
 
     async def openapi(request: Request) -> Response:
         return JSONResponse(openapi_document())

@@ -22,6 +22,7 @@ from mockidp.world_edit import ControlError
 __all__ = ["FORGERIES", "Control", "ControlError"]
 
 T = TypeVar("T")
+ACTIONS = "control-actions"  # store log kind of the control calls made (the dashboard's log shows them)
 MAX_DELAY = 60  # seconds a planned fault may hold a request (the OpenAPI document says the same)
 LATEST = 253402300799  # 9999-12-31T23:59:59Z: the clock stays where datetime and JWT libraries can follow it
 
@@ -50,15 +51,19 @@ class Control:
         try:
             importer = self.engine.capability("world-import:" + path.strip("/"))
         except KeyError:
-            return self.engine.world_add(path, item)
-        converted = importer(item)
+            importer = None
+        converted = importer(item) if importer is not None else None
         if converted is None:
-            return self.engine.world_add(path, item)
-        table, ignored = converted
-        return {**self.engine.world_add(path, table), "ignored": ignored}
+            added = self.engine.world_add(path, item)
+        else:
+            table, ignored = converted
+            added = {**self.engine.world_add(path, table), "ignored": ignored}
+        self._note("world add", path=path)
+        return added
 
     def world_remove(self, path: str) -> None:
-        self.engine.change_world(path, lambda world: world_edit.remove(world, path))
+        self.engine.world_remove(path)
+        self._note("world remove", path=path)
 
     # --- faults, claims, time, journal ---------------------------------------------------------------
     def add_fault(self, **fields: Any) -> Fault:
@@ -67,30 +72,37 @@ class Control:
         if unknown:
             raise ControlError(f"unknown fault field(s) {sorted(unknown)}; allowed: {sorted(allowed)}")
         self._check_authority(fields.get("authority", "*"))
+        self._check_endpoint(fields.get("authority", "*"), fields.get("endpoint", "*"))
         delay = fields.get("delay", 0)
         if not isinstance(delay, (int, float)) or isinstance(delay, bool) or not 0 <= delay <= MAX_DELAY:
             raise ControlError(f"delay is a number of seconds from 0 to {MAX_DELAY}")
         try:
-            return self.engine.faults.add(Fault(**fields))
+            fault = self.engine.faults.add(Fault(**fields))
         except (TypeError, ValueError) as exc:
             raise ControlError(str(exc)) from exc
+        self._note("fault planned", id=fault.id, authority=fault.authority, endpoint=fault.endpoint)
+        return fault
 
     def add_claims(self, claims: dict[str, Any], authority: str = "*", client_id: str = "*", times: int | None = 1) -> PlannedClaims:
         self._check_authority(authority)
         if not isinstance(claims, dict) or not claims:
             raise ControlError("claims must be a non-empty JSON object")
         try:
-            return self.engine.claims.add(PlannedClaims(authority=authority, client_id=client_id, claims=claims, times=times))
+            plan = self.engine.claims.add(PlannedClaims(authority=authority, client_id=client_id, claims=claims, times=times))
         except ValueError as exc:
             raise ControlError(str(exc)) from exc
+        self._note("claims planned", id=plan.id, authority=authority, client_id=client_id, names=", ".join(claims))
+        return plan
 
     def advance(self, seconds: float) -> dict[str, Any]:
         self._instant(self.engine.clock.now() + _seconds(seconds, "advance"))
         self.engine.clock.advance(float(seconds))
+        self._note("clock advanced", seconds=seconds)
         return self.engine.clock.describe()
 
     def set_time(self, instant: float, frozen: bool = False) -> dict[str, Any]:
         self.engine.clock.set(self._instant(_seconds(instant, "set")), frozen=frozen)
+        self._note("clock set", instant=instant, frozen=frozen)
         return self.engine.clock.describe()
 
     @staticmethod
@@ -100,11 +112,72 @@ class Control:
             raise ControlError(f"the clock must stay between 1970 and 9999 (epoch 0 to {LATEST})")
         return instant
 
+    def time(self) -> dict[str, Any]:
+        return self.engine.clock.describe()
+
+    def reset_time(self) -> dict[str, Any]:
+        self.engine.clock.reset()
+        self._note("clock reset")
+        return self.engine.clock.describe()
+
+    def faults(self) -> list[dict[str, Any]]:
+        return [f.as_dict() for f in self.engine.faults.pending()]
+
+    def remove_fault(self, fault_id: str) -> None:
+        if not self.engine.faults.remove(fault_id):
+            raise ControlError("no such planned fault", 404)
+        self._note("fault removed", id=fault_id)
+
+    def clear_faults(self) -> None:
+        self.engine.faults.clear()
+        self._note("faults cleared")
+
+    def claims(self) -> list[dict[str, Any]]:
+        return [p.as_dict() for p in self.engine.claims.pending()]
+
+    def clear_claims(self) -> None:
+        self.engine.claims.clear()
+        self._note("claims cleared")
+
     def journal(self, **filters: Any) -> list[dict[str, Any]]:
         return self.engine.journal.entries(**filters)
 
+    def clear_journal(self) -> None:
+        self.engine.journal.clear()
+        self.engine.store.clear(ACTIONS)
+
+    def server_errors(self) -> list[str]:
+        """Tracebacks of mockidp's own errors since the last reset (the plugin fails the test that caused one)."""
+        return list(self.engine.server_errors)
+
     def reset(self) -> None:
         self.engine.reset()
+        self._note("reset")
+
+    def actions(self) -> list[dict[str, Any]]:
+        """The control calls since the last reset, oldest first (the dashboard shows them among the requests)."""
+        return self.engine.store.log(ACTIONS)
+
+    def _note(self, action: str, **detail: Any) -> None:
+        # In the store (several processes may serve one mockidp), numbered with the journal's sequence so that the
+        # dashboard can put requests and control calls in one order.
+        entry = {"seq": self.engine.journal.next_seq(), "time": self.engine.clock.now(), "action": action,
+                 "detail": {k: v for k, v in detail.items() if v not in (None, "*")}}
+        self.engine.store.append(ACTIONS, entry, self.engine.journal.maxlen)
+
+    def endpoints(self) -> dict[str, list[str]]:
+        """Every authority's endpoint names (what faults and journal filters call `endpoint`), in route order."""
+        return {name: list(dict.fromkeys(ep.name for ep in auth.endpoints())) for name, auth in self.engine.authorities.items()}
+
+    def _check_endpoint(self, authority: Any, endpoint: Any) -> None:
+        # A typo ("tokn") would otherwise plan a fault no request ever takes, found only at teardown (issue 22).
+        if endpoint == "*" or not isinstance(authority, str):
+            return
+        names = self.endpoints()
+        known = names[authority] if authority != "*" else sorted({n for ns in names.values() for n in ns})
+        if endpoint not in known:
+            where = f"of {authority}" if authority != "*" else "of any authority"
+            raise ControlError(f"unknown endpoint {endpoint!r} {where}; known: {', '.join(known)}")
 
     def _check_authority(self, name: str) -> None:
         if name != "*" and name not in self.engine.authorities:
@@ -125,6 +198,7 @@ class Control:
         """A new signing key (`new_key`, or one made here); at most keys.MAX_PUBLISHED stay published."""
         keyset = self.keyset(authority, issuer)
         new = keyset.rotate(new_key)
+        self._note("key rotated", authority=authority, issuer=issuer, kid=new.kid)
         return {"active": new.kid, "published": [k.kid for k in keyset.published]}
 
     def retire_keys(self, authority: str, issuer: str | None = None, kid: str | None = None) -> dict[str, Any]:
@@ -133,6 +207,7 @@ class Control:
             retired = keyset.retire(kid)
         except ValueError as exc:
             raise ControlError(str(exc)) from exc
+        self._note("keys retired", authority=authority, issuer=issuer, kids=", ".join(retired))
         return {"retired": retired, "active": keyset.active.kid, "published": [k.kid for k in keyset.published]}
 
     # --- CIBA (Open Gateway): the subscriber's out-of-band consent ---------------------------------------
@@ -152,7 +227,9 @@ class Control:
         if action not in ("approve", "deny", "expire"):
             raise ControlError(f"action is approve, deny or expire, not {action!r}", 404)
         try:
-            return dict(getattr(self._ciba(), action)(auth_req_id))
+            decided = dict(getattr(self._ciba(), action)(auth_req_id))
+            self._note(f"CIBA {action}", auth_req_id=auth_req_id)
+            return decided
         except KeyError as exc:
             raise ControlError(f"no CIBA request {auth_req_id!r}", 404) from exc
         except ValueError as exc:
@@ -166,6 +243,7 @@ class Control:
             self._ciba().decide_future(login_hint, decision)
         except KeyError as exc:
             raise ControlError(str(exc.args[0]), 404) from exc
+        self._note("CIBA subscriber rule", login_hint=login_hint, decision=decision or "the world's rule")
 
     # --- device authorization (RFC 8628): the person who reads the user code off a screen --------------------
     def device_requests(self) -> list[dict[str, Any]]:
@@ -184,9 +262,12 @@ class Control:
         flow = device.DeviceFlow(self.engine, found["authority"])
         try:
             if action == "deny":
-                return dict(flow.deny(user_code))
-            finder: device.UserFinder = self.engine.authority(found["authority"]).capabilities()[device.USERS]
-            return dict(flow.approve(user_code, finder(user, found)))
+                decided = dict(flow.deny(user_code))
+            else:
+                finder: device.UserFinder = self.engine.authority(found["authority"]).capabilities()[device.USERS]
+                decided = dict(flow.approve(user_code, finder(user, found)))
+            self._note(f"device {action}", user_code=user_code, user=user)
+            return decided
         except device.UnknownUserCode as exc:
             raise ControlError(str(exc), 404) from exc
         except KeyError:

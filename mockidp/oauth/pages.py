@@ -4,6 +4,7 @@ button, and an error page that does NOT redirect (RFC 6749 §4.1.2.1: bad client
 from __future__ import annotations
 
 import hmac
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
@@ -33,8 +34,29 @@ def login_page(title: str, action: str, params: dict[str, str], demo_users: list
     return Reply(status, html=html, headers={"cache-control": "no-store"})
 
 
-def error_page(title: str, message: str, status: int = 400) -> Reply:
-    return Reply(status, html=_env().get_template("error.html").render(title=title, message=message), error="invalid_request")
+def page(template: str, status: int = 200, **context: object) -> Reply:
+    """Any other page of an authority's own (its template in mockidp/templates), never cached."""
+    return Reply(status, html=_env().get_template(template).render(**context), headers={"cache-control": "no-store"})
+
+
+# Each authority's error page looks like its vendor's (the authority names its look): Keycloak's "We are sorry...",
+# Microsoft's sign-in card, or a plain page where the vendor's is not known.
+LOOKS = {"keycloak": "error.html", "entra": "error_entra.html", "plain": "error_plain.html"}
+
+
+def error_page(title: str, message: str, status: int = 400, *, look: str = "keycloak", debug: list[tuple[str, str]] | None = None) -> Reply:
+    """An error page that does not redirect; `debug` lines (what was sent, what is registered) go in a box marked
+    as mockidp's own, apart from the vendor's text."""
+    html = _env().get_template(LOOKS[look]).render(title=title, message=message, debug=debug or [],
+                                                    request_id=str(uuid.uuid4()), correlation_id=str(uuid.uuid4()))
+    return Reply(status, html=html, error="invalid_request")
+
+
+def redirect_debug(client_id: str, sent: str, registered: list[str]) -> list[tuple[str, str]]:
+    """The debugging box of a refused redirect_uri: the one sent beside the client's registered list."""
+    return [("client_id", client_id), ("redirect_uri sent", sent or "(none)"),
+            ("redirect URIs registered for this client", "\n".join(registered) or "(none)"),
+            ("why", "mockidp redirects only to a registered URI (exact match; see the authority's guide for its rules)")]
 
 
 def redirect_with(redirect_uri: str, params: dict[str, str | None]) -> Reply:

@@ -16,7 +16,7 @@ from mockidp.world import BUILTIN_WORLDS, WorldError, builtin_worlds, load_world
 
 def test_every_built_in_world_loads_by_name() -> None:
     names = builtin_worlds()
-    assert set(names) == {"default", "avaya", "fivedegrees", "lumen", "opengateway"}
+    assert set(names) == {"default", "avaya", "fivedegrees", "lumen", "opengateway", "opengateway-sandbox"}
     for name, path in names.items():
         assert path.is_file()
         assert load_world(name).source == str(path)

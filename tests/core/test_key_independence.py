@@ -35,7 +35,7 @@ def verifies(token: str, jwks: dict) -> bool:
 
 def test_every_authority_publishes_keys(mockidp, http) -> None:
     names = {a.name for a, _ in issuers(mockidp)}
-    assert names == {"avaya", "entra", "b2c", "lumen", "pfw", "opengateway"}
+    assert names == {"avaya", "entra", "b2c", "lumen", "pfw", "opengateway", "workload"}
     kids = [k["kid"] for a, i in issuers(mockidp) for k in fetch_jwks(http, a, i)["keys"]]
     assert len(kids) == len(set(kids))
 

@@ -233,6 +233,14 @@ def gateway_token(mockidp: Any, http: httpx.Client) -> Baseline:
     return from_token(mockidp, "opengateway", token)
 
 
+def frontend_token(mockidp: Any, http: httpx.Client) -> Baseline:
+    """A frontend-flow token of the gateway (network-authenticated: amr nbma), as Number Verification requires."""
+    base = mockidp.base("opengateway")
+    token = mockidp.control.forge("opengateway", {"sub": "tel:+34600000003", "scope": "number-verification:verify", "phone_number": "+34600000003",
+                                                  "amr": ["nbma"], "client_id": "demo-camara-app", "aud": base}, base=base)
+    return from_token(mockidp, "opengateway", token)
+
+
 OG_GATEWAY = "/opengateway/apigateway"
 SIM_SWAP = "dpv:FraudPreventionAndDetection#sim-swap"
 
@@ -328,6 +336,9 @@ POINTS = [
           lambda m, h, t: h.get("/lumen/Legacy/v1/customerAccount", headers={"authorization": f"Bearer {t}"}), ok),
     Point("Open Gateway: SIM swap API (CAMARA)", "bearer", gateway_token,
           lambda m, h, t: h.post("/opengateway/sim-swap/v0/check", json={"phoneNumber": "+34655555555", "maxAge": 240}, headers={"authorization": f"Bearer {t}"}),
+          ok),
+    Point("Open Gateway: Number Verification API (CAMARA, frontend-flow token)", "bearer", frontend_token,
+          lambda m, h, t: h.post(OG_GATEWAY + "/number-verification/v0/verify", json={"phoneNumber": "+34600000003"}, headers={"authorization": f"Bearer {t}"}),
           ok),
 ]
 

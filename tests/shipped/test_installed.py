@@ -20,7 +20,7 @@ import pytest
 from .conftest import REPO, Shipped
 
 TOKEN = "/avaya/auth/realms/demo-account/protocol/openid-connect/token"
-BUILT_IN = ("default", "avaya", "fivedegrees", "lumen", "opengateway")
+BUILT_IN = ("default", "avaya", "fivedegrees", "lumen", "opengateway", "opengateway-sandbox")
 
 
 def _contents(wheel: Path) -> dict[str, str]:

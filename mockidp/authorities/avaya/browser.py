@@ -14,7 +14,7 @@ from mockidp.authorities.avaya.tokens import CODE
 from mockidp.authorities.avaya.world import AvayaClient, AvayaUser
 from mockidp.errors import OAuthError
 from mockidp.oauth import pkce
-from mockidp.oauth.pages import SignIn, error_page, error_redirect, redirect_with
+from mockidp.oauth.pages import SignIn, error_page, error_redirect, redirect_debug, redirect_with
 from mockidp.oauth.redirects import allowed
 from mockidp.request import Reply, Request
 from mockidp.tokens import TokenInvalid, verify
@@ -30,11 +30,14 @@ class AvayaBrowser:
         params = dict(req.query) if req.method == "GET" else dict(req.form)
         client = realm.clients.get(params.get("client_id", "").lower())
         if client is None or not client.enabled:
-            return error_page(auth.title, "Client not found.")
+            return error_page(auth.title, "Client not found.", debug=[
+                ("client_id sent", params.get("client_id", "") or "(none)"),
+                ("clients of this realm", "\n".join(f"{c.client_id}{'' if c.enabled else ' (disabled)'}" for c in realm.clients.values()) or "(none)")])
         redirect_uri = params.get("redirect_uri") or ""
         # Keycloak's RedirectUtils.verifyRedirectUri, and nothing mockidp never redirects to (oauth/redirects.py)
         if not allowed(redirect_uri, client.redirect_uris, confidential=not realm.is_public(client)):
-            return error_page(auth.title, "Invalid parameter: redirect_uri")  # before any login page, never a redirect
+            # before any login page, never a redirect
+            return error_page(auth.title, "Invalid parameter: redirect_uri", debug=redirect_debug(client.client_id, redirect_uri, client.redirect_uris))
         state = params.get("state")
         iss = realm.issuer(req.base)
 

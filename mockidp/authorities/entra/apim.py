@@ -11,6 +11,9 @@ answers 202 Accepted for a command (a long-running process) and 200 OK for a que
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import math
 import uuid
 from typing import Any
 
@@ -32,6 +35,12 @@ MESSAGES = {
 }
 
 
+SUBSCRIPTION_HEADER, SUBSCRIPTION_QUERY = "Ocp-Apim-Subscription-Key", "subscription-key"  # APIM's default names
+MISSING_KEY = "Access denied due to missing subscription key. Make sure to include subscription key when making requests to an API."
+INVALID_KEY = "Access denied due to invalid subscription key. Make sure to provide a valid key for an active subscription."
+RATE = "entra-apim-rate"  # store kind: calls per API, subscription key (hashed) and window
+
+
 class GateFailure(Exception):
     def __init__(self, reason: str, message: str | None = None) -> None:
         super().__init__(reason)
@@ -47,6 +56,9 @@ class ApimGateway:
         api = self.entra.apis.get(req.path_params.get("api", ""))
         if api is None:
             return Reply(404, json={"statusCode": 404, "message": "Resource not found"}, error="not_found")
+        refused = self.subscription(api, req)
+        if refused is not None:
+            return refused
         try:
             claims = self.validate(api, req)
         except GateFailure as failure:
@@ -57,6 +69,29 @@ class ApimGateway:
         forwarded = dict(self.identity_headers(api, claims))
         forwarded["Authorization"] = req.headers.get("authorization", "")  # APIM passes it through unchanged
         return backend(api.backend, req.method, "/" + req.path_params.get("path", ""), req.query, forwarded)
+
+    def subscription(self, api: ApimApi, req: Request) -> Reply | None:
+        """The subscription key, before any policy runs, then the rate-limit-by-key policy ahead of validate-jwt.
+        Texts: learn.microsoft.com troubleshoot/azure/api-management "unauthorized errors" (401) and the
+        rate-limit policy's 429 (shared/reference/entra-identities.md §9)."""
+        key = req.headers.get(SUBSCRIPTION_HEADER.lower()) or req.query.get(SUBSCRIPTION_QUERY)
+        if api.subscription_required:
+            if not key:
+                return Reply(401, json={"statusCode": 401, "message": MISSING_KEY}, error="missing_subscription_key")
+            if not any(hmac.compare_digest(key.encode(), k.encode()) for k in api.subscription_keys):
+                return Reply(401, json={"statusCode": 401, "message": INVALID_KEY}, error="invalid_subscription_key")
+        if api.rate_limit_calls and key:
+            now, period = self.entra.now, api.rate_limit_period
+            window = int(now // period) * period
+            counter = f"{api.path}:{hashlib.sha256(key.encode()).hexdigest()}:{window}"  # the key itself is a secret
+            store = self.entra.services.store
+            store.add_once(RATE, counter, window + period, now)
+            held = store.update(RATE, counter, now, lambda r: {**r, "calls": int(r.get("calls", 0)) + 1})
+            if held is not None and int(held["calls"]) > api.rate_limit_calls:
+                wait = max(1, math.ceil(window + period - now))
+                return Reply(429, json={"statusCode": 429, "message": f"Rate limit is exceeded. Try again in {wait} seconds."},
+                             headers={"Retry-After": str(wait)}, error="rate_limited")
+        return None
 
     def validate(self, api: ApimApi, req: Request) -> dict[str, Any]:
         scheme, _, token = req.headers.get("authorization", "").partition(" ")
@@ -89,7 +124,7 @@ class ApimGateway:
         tenant = self.entra.tenants[api.tenant.lower()]
         if not api.issuers:
             return set(self.entra.known_issuers(req, tenant))
-        bases = (req.base, self.entra.default_base())
+        bases = self.entra.bases(req)
         return {i.replace("{base}", b) for i in api.issuers for b in bases}
 
     @staticmethod

@@ -15,12 +15,17 @@ from mockidp.authorities.entra.apim import ApimGateway
 from mockidp.authorities.entra.browser import EntraBrowser, render_graph_error
 from mockidp.authorities.entra.client_credentials import ClientCredentialsGrant
 from mockidp.authorities.entra.clientauth import CLIENT_CREDENTIALS, Client, ClientAuth
+from mockidp.authorities.entra.device import EntraDevice
 from mockidp.authorities.entra.errors import TokenErrors
 from mockidp.authorities.entra.grants import UserGrants
-from mockidp.authorities.entra.tenant import MICROSOFT_HOSTS, MULTI_TENANT, find_tenant, known_issuers, v1_issuer, v2_issuer
+from mockidp.authorities.entra.managed_identity import IMDS_HOST, ManagedIdentities, render_app_service_error, render_imds_error
+from mockidp.authorities.entra.obo import JWT_BEARER_GRANT, OnBehalfOf
+from mockidp.authorities.entra.tenant import MICROSOFT_HOSTS, MULTI_TENANT, find_tenant, is_guid, known_issuers, v1_issuer, v2_issuer
+from mockidp.authorities.entra.v1 import V1ClientCredentials
 from mockidp.authorities.entra.world import EntraTenant, EntraWorld
 from mockidp.errors import OAuthError
 from mockidp.keys import KeySet
+from mockidp.oauth import device
 from mockidp.oauth.token_endpoint import TokenEndpoint
 from mockidp.request import Reply, Request
 
@@ -29,7 +34,9 @@ class Entra(Authority):
     name = "entra"
     title = "Microsoft Entra ID (Azure AD)"
     prefix = "/entra"
-    host_patterns = (r"login\.microsoftonline\.com", r"login\.windows\.net", r"sts\.windows\.net")
+    # 169.254.169.254: the IMDS address, for a client whose AZURE_POD_IDENTITY_AUTHORITY_HOST is not set and a
+    # server (plain HTTP, as IMDS) that answers at that address.
+    host_patterns = (r"login\.microsoftonline\.com", r"login\.windows\.net", r"sts\.windows\.net", re.escape(IMDS_HOST))
     cert_hostnames = ('login.microsoftonline.com', 'login.windows.net', 'sts.windows.net')
     config: EntraWorld
     world_type = EntraWorld
@@ -40,6 +47,24 @@ class Entra(Authority):
         self.tenants: dict[str, EntraTenant] = {key.lower(): tenant for tenant in self.config.tenants for key in (tenant.tenant_id, *tenant.domains)}
         self.apis = {api.path: api for api in self.config.apim}
 
+    # Root paths (app.HostRouting): a tenant id or domain, or a multi-tenant name, as the first segment, because MSAL
+    # and azure-identity key their token caches by the first path segment of the authority (msal/authority.py
+    # canonicalize; azure/identity/_internal/aad_client_base.py get_cached_access_token). `oidc` is userinfo, which
+    # the root-form discovery document advertises at the root too.
+    # `metadata` is IMDS, so AZURE_POD_IDENTITY_AUTHORITY_HOST may be the server's root URL as well as /entra.
+    ROOT_SEGMENTS = (*MULTI_TENANT, "oidc", "metadata")
+
+    def claims_root_segment(self, segment: str) -> bool:
+        # Any GUID too, so an unknown tenant id gets Entra's AADSTS90002 rather than a bare 404.
+        return segment.lower() in self.tenants or segment.lower() in self.ROOT_SEGMENTS or is_guid(segment)
+
+    def bases(self, req: Request) -> list[str]:
+        """Every base the request's tenant is served under: this request's, the prefixed and the root form of it,
+        and the engine's (tokens issued at `/entra/{tenant}` and at `/{tenant}` are both the tenant's)."""
+        root = self.services.base_url.rstrip("/")
+        mine = req.base.removesuffix(self.prefix)
+        return list(dict.fromkeys((req.base, mine, mine + self.prefix, self.default_base(), root)))
+
     def tenant_keyset(self, tenant: EntraTenant) -> KeySet:
         return self.keyset(f"tenant-{tenant.tenant_id}", tenant.alg, kid_style="x5t")
 
@@ -49,6 +74,9 @@ class Entra(Authority):
                    f"/{t.tenant_id}/oauth2/v2.0/token")
             for t in self.config.tenants
         ]
+
+    def capabilities(self) -> dict[str, object]:
+        return {device.USERS: EntraDevice(self, UserGrants(self)).approver}
 
     def demo_lines(self) -> list[str]:
         out = []
@@ -84,11 +112,18 @@ class Entra(Authority):
         gate = ApimGateway(self)
         browser = EntraBrowser(self)
         users = UserGrants(self)
+        identities = ManagedIdentities(self)
+        devices = EntraDevice(self, users)
         # Entra's order: the tenant, repeated parameters, grant_type, then the client (clientauth.py).
         token = TokenEndpoint[EntraTenant, Client](
             issuer_of=lambda req: self.tenant_of(req, "invalid_request"),
-            grants={CLIENT_CREDENTIALS: ClientCredentialsGrant(self), "authorization_code": users.redeem_code, "refresh_token": users.refresh},
+            grants={CLIENT_CREDENTIALS: ClientCredentialsGrant(self), "authorization_code": users.redeem_code, "refresh_token": users.refresh,
+                    JWT_BEARER_GRANT: OnBehalfOf(self, users), device.GRANT_TYPE: devices.grant},
             authenticate=ClientAuth(self), errors=TokenErrors(), order=("duplicates", "grant_type", "client"),
+        )
+        token_v1 = TokenEndpoint[EntraTenant, Client](
+            issuer_of=lambda req: self.tenant_of(req, "invalid_request"), grants={CLIENT_CREDENTIALS: V1ClientCredentials(self)},
+            authenticate=ClientAuth(self, names_resource=True), errors=TokenErrors(), order=("duplicates", "grant_type", "client"),
         )
         every = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
         return [
@@ -96,8 +131,14 @@ class Entra(Authority):
             Endpoint("/apim/{api}/{path:path}", "apim", gate.handle, every),
             Endpoint("/apim/{api}", "apim", gate.handle, every),
             Endpoint("/common/discovery/instance", "instance-discovery", self.instance_discovery),
+            Endpoint("/metadata/identity/oauth2/token", "imds", identities.imds, ("GET",), render_imds_error),
+            Endpoint("/msi/token", "app-service-msi", identities.app_service, ("GET",), render_app_service_error),
             Endpoint("/oidc/userinfo", "userinfo", browser.userinfo, ("GET", "POST"), render_graph_error),
             Endpoint("/{tenant}/oauth2/v2.0/token", "token", token, ("POST",)),
+            Endpoint("/{tenant}/oauth2/token", "token-v1", token_v1, ("POST",)),
+            Endpoint("/{tenant}/oauth2/v2.0/devicecode", "devicecode", devices.authorize, ("POST",)),
+            Endpoint("/{tenant}/oauth2/deviceauth", "device-verification", devices.enter_code, ("GET", "POST"), browser.render_page_error),
+            Endpoint("/{tenant}/oauth2/deviceauth/{user_code}", "device-verification", devices.verify, ("GET", "POST"), browser.render_page_error),
             # A browser endpoint: errors before the redirect URI is trusted are pages, never JSON.
             Endpoint("/{tenant}/oauth2/v2.0/authorize", "authorize", browser.authorize, ("GET", "POST"), browser.render_page_error),
             Endpoint("/{tenant}/oauth2/v2.0/logout", "logout", browser.logout, ("GET", "POST"), browser.render_page_error),
@@ -116,7 +157,7 @@ class Entra(Authority):
 
     def known_issuers(self, req: Request, tenant: EntraTenant) -> list[str]:
         """Every issuer this tenant's tokens may carry: v2 at each base it is served under, and v1."""
-        return known_issuers(tenant, req.base, self.default_base())
+        return known_issuers(tenant, *self.bases(req))
 
     # --- discovery and keys ------------------------------------------------------------------------
 
@@ -144,6 +185,7 @@ class Entra(Authority):
                 "request_uri_parameter_supported": False,
                 "userinfo_endpoint": userinfo,
                 "end_session_endpoint": f"{oauth}/logout",
+                "device_authorization_endpoint": f"{oauth}/devicecode",
                 "http_logout_supported": True,
                 "frontchannel_logout_supported": True,
                 "claims_supported": ["sub", "iss", "cloud_instance_name", "cloud_instance_host_name", "cloud_graph_host_name", "msgraph_host",

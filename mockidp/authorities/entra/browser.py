@@ -24,7 +24,7 @@ from mockidp.authorities.entra.tenant import app_of
 from mockidp.authorities.entra.world import EntraApp, EntraTenant
 from mockidp.errors import OAuthError
 from mockidp.oauth import pkce
-from mockidp.oauth.pages import SignIn, error_page, redirect_with
+from mockidp.oauth.pages import SignIn, error_page, redirect_debug, redirect_with
 from mockidp.oauth.redirects import allowed
 from mockidp.request import Reply, Request
 from mockidp.tokens import TokenInvalid, peek, verify
@@ -46,13 +46,18 @@ def redirect_ok(registered: str, uri: str) -> bool:
     return (want.hostname, want.path or "/", want.query) == (got.hostname, got.path or "/", got.query)
 
 
+def with_debug(err: OAuthError, debug: list[tuple[str, str]]) -> OAuthError:
+    err.debug = debug
+    return err
+
+
 class EntraBrowser:
     def __init__(self, entra: EntraContext) -> None:
         self.entra = entra
 
     def render_page_error(self, err: OAuthError, req: Request | None) -> Reply:
         """Errors of the browser endpoints before a redirect URI is trusted: a page, with the AADSTS text."""
-        reply = error_page(self.entra.title, err.description or err.error, err.status)
+        reply = error_page(self.entra.title, err.description or err.error, err.status, look="entra", debug=err.debug)
         reply.error = err.error
         return reply
 
@@ -75,11 +80,11 @@ class EntraBrowser:
             raise missing("redirect_uri")
         # Also refused whatever was registered: userinfo, script schemes, code/state already in the query (oauth/redirects.py)
         if not allowed(redirect_uri, app.redirect_uris, confidential=not app.public_client, match=redirect_ok):
-            raise aad_error("invalid_request", 50011, (
+            raise with_debug(aad_error("invalid_request", 50011, (
                 f"The redirect URI '{redirect_uri}' specified in the request does not match the redirect URIs configured for the "
                 f"application '{app.app_id}'. Make sure the redirect URI sent in the request matches one added to your application "
                 "in the Azure portal. Navigate to https://aka.ms/redirectUriMismatchError to learn more about how to fix this."
-            ))
+            )), redirect_debug(app.app_id, redirect_uri, app.redirect_uris))
         mode = params.get("response_mode") or "query"
         state = params.get("state")
 

@@ -43,6 +43,12 @@ class ClientCredentialsGrant:
     def __call__(self, tenant: EntraTenant, client: Client, req: Request) -> Reply:
         scope = req.param("scope") or ""  # present: ClientAuth asks for it before it looks the app up
         resource_name, api = resource(tenant, scope)
+        token = self.app_token(req, tenant, client, resource_name, api)
+        body = {"token_type": "Bearer", "expires_in": tenant.token_lifetime, "ext_expires_in": tenant.token_lifetime, "access_token": token}
+        return token_reply(body, issued=[token], headers=NO_STORE_NO_CACHE)
+
+    def app_token(self, req: Request, tenant: EntraTenant, client: Client, resource_name: str, api: EntraApp) -> str:
+        """The app-only token of `client` for `api` (named `resource_name` by the request), v1 or v2 as `api` accepts."""
         app = client.app
         now = int(self.entra.now)
         oid = object_id(tenant, app)
@@ -54,5 +60,4 @@ class ClientCredentialsGrant:
         # v1: aud is the resource as the client named it; iss/idp the STS host (claims reference).
         token = sign_access_token(self.entra, req.base, tenant, claims, v1=api.accept_v1_tokens, client_id=app.app_id, acr=client.acr,
                                   v1_claims={"aud": resource_name, "idp": v1_issuer(tenant)}, v2_claims={"aud": api.app_id})
-        body = {"token_type": "Bearer", "expires_in": tenant.token_lifetime, "ext_expires_in": tenant.token_lifetime, "access_token": token}
-        return token_reply(body, issued=[token], headers=NO_STORE_NO_CACHE)
+        return token

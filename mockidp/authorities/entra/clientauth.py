@@ -15,6 +15,7 @@ from typing import Any
 from mockidp.authorities.aad import aad_error
 from mockidp.authorities.entra.context import EntraContext
 from mockidp.authorities.entra.errors import invalid_client, malformed, missing, stamp
+from mockidp.authorities.entra.federation import Federation, is_federated
 from mockidp.authorities.entra.tenant import app_of
 from mockidp.authorities.entra.world import EntraApp, EntraTenant
 from mockidp.errors import OAuthError
@@ -47,15 +48,21 @@ def credentials(req: Request) -> ClientCredentials:
 
 
 class ClientAuth:
-    def __init__(self, entra: EntraContext) -> None:
+    """`names_resource`: the v1 endpoint (v1.py), whose client credentials grant names a `resource`, not a `scope`."""
+
+    def __init__(self, entra: EntraContext, names_resource: bool = False) -> None:
         self.entra = entra
+        self.required = "resource" if names_resource else "scope"
 
     def __call__(self, tenant: EntraTenant, req: Request, grant_type: str) -> Client:
         client_id = credentials(req).client_id
         if client_id is None:
             raise missing("client_id")
-        if grant_type == CLIENT_CREDENTIALS and req.param("scope") is None:  # asked for before the app is looked up
-            raise missing("scope")
+        if grant_type == CLIENT_CREDENTIALS and self.required == "scope" and req.param("resource") is not None:
+            # v1's parameter on the v2 endpoint (reference-error-codes.md, AADSTS901002)
+            raise aad_error("invalid_request", 901002, "The 'resource' request parameter isn't supported.")
+        if grant_type == CLIENT_CREDENTIALS and req.param(self.required) is None:  # asked for before the app is looked up
+            raise missing(self.required)
         app = app_of(tenant, client_id)
         if app.public_client and grant_type != CLIENT_CREDENTIALS:
             creds = credentials(req)
@@ -74,6 +81,9 @@ class ClientAuth:
                 raise aad_error("invalid_request", 70002, f"Error validating credentials. The client_assertion_type must be '{JWT_BEARER}'.")
             if creds.assertion is None:
                 raise missing("client_assertion")
+            if is_federated(creds.assertion):  # workload identity federation (federation.py)
+                Federation(self.entra).verify(req, self.entra.bases(req), app, creds.assertion)
+                return "2"
             self.verify_certificate_assertion(req, tenant, app, creds.assertion)
             return "2"
         if creds.secret is None:
@@ -104,7 +114,7 @@ class ClientAuth:
         """`aud` must be the token endpoint: accepted with the tenant as GUID or domain, v2 or v1 path, at any base
         the tenant is served under."""
         names = {req.path_params.get("tenant", ""), tenant.tenant_id, *tenant.domains}
-        bases = {req.base, self.entra.default_base()}
+        bases = set(self.entra.bases(req))
         return {f"{b}/{n}/oauth2{v}/token" for b in bases for n in names for v in ("/v2.0", "")}
 
     def assertion_error(self, exc: TokenInvalid, assertion: str, app: EntraApp) -> OAuthError:

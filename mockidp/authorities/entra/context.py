@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from mockidp.authorities.entra.world import ApimApi, EntraTenant
+from mockidp.authorities.entra.world import ApimApi, EntraTenant, EntraWorld
 from mockidp.keys import KeySet
 from mockidp.request import Request
 from mockidp.types import Services
@@ -14,6 +14,7 @@ from mockidp.types import Services
 class EntraContext(Protocol):
     tenants: dict[str, EntraTenant]  # by tenant id and by domain, lower case
     apis: dict[str, ApimApi]  # the APIM gate's APIs, by path
+    config: EntraWorld
 
     @property
     def services(self) -> Services: ...
@@ -25,6 +26,8 @@ class EntraContext(Protocol):
     def now(self) -> float: ...
 
     def default_base(self) -> str: ...
+
+    def bases(self, req: Request) -> list[str]: ...
 
     def planned_claims(self, client_id: str | None) -> dict[str, Any]: ...
 

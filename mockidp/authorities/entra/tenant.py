@@ -16,6 +16,10 @@ _GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}
 _DNS = re.compile(r"[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+")
 
 
+def is_guid(name: str) -> bool:
+    return _GUID.fullmatch(name) is not None
+
+
 def find_tenant(tenants: dict[str, EntraTenant], name: str, error: str) -> EntraTenant:
     """The tenant a path names (GUID or domain, any case), or the AADSTS error for that name, as `error`."""
     tenant = tenants.get(name.lower())

@@ -14,6 +14,18 @@ from mockidp.oauth.keymaterial import inline_pem
 
 
 @dataclass
+class EntraFederatedCredential:
+    """A federated identity credential of an app (workload-identity-federation.md): a token from `issuer` whose
+    `sub` is `subject` and whose `aud` holds one of `audiences` stands in for the app's secret. `{base}` in the
+    issuer is this server's root URL, e.g. "{base}/workload/kubernetes" (mockidp's stand-in issuers)."""
+
+    issuer: str
+    subject: str
+    audiences: list[str] = field(default_factory=lambda: ["api://AzureADTokenExchange"])
+    name: str = ""
+
+
+@dataclass
 class EntraApp:
     app_id: str
     display_name: str = ""
@@ -30,6 +42,10 @@ class EntraApp:
     redirect_uris: list[str] = field(default_factory=list)
     public_client: bool = False  # SPA / mobile and desktop: no credential, PKCE required
     scopes: list[str] = field(default_factory=list)  # delegated permissions the API exposes (`scp`), e.g. Api.Read
+    federated_credentials: list[EntraFederatedCredential] = field(default_factory=list)
+    # Delegated permissions consented for this app on other APIs (admin consent): resource -> scopes. What a middle
+    # tier may ask for on behalf of a user (obo.py); AADSTS65001 beyond it.
+    delegated_permissions: dict[str, list[str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -49,6 +65,22 @@ class EntraUser:
 
 
 @dataclass
+class EntraManagedIdentity:
+    """A managed identity of the tenant (managed-identities-azure-resources/overview.md): the system-assigned one of
+    the Azure resource mockidp stands in for (a VM, an App Service app), or a user-assigned one. Its tokens come
+    from the IMDS and App Service endpoints (managed_identity.py); its app role assignments are `granted_roles`."""
+
+    client_id: str
+    name: str  # the identity's resource name (user-assigned) or the hosting resource's name (system-assigned)
+    kind: Literal["system", "user"] = "user"
+    object_id: str | None = None  # the service principal's object (principal) id, `oid`; derived when absent
+    resource_id: str | None = None  # the ARM resource id, `xms_mirid`; derived from the names below when absent
+    subscription_id: str = "5d5d5d5d-5d5d-5d5d-5d5d-5d5d5d5d5d5d"
+    resource_group: str = "fivedegrees-demo"
+    granted_roles: dict[str, list[str]] = field(default_factory=dict)  # resource (identifier URI or app id) -> roles
+
+
+@dataclass
 class EntraTenant:
     tenant_id: str
     domains: list[str] = field(default_factory=list)
@@ -58,6 +90,7 @@ class EntraTenant:
     token_lifetime: int = 3599  # seconds; Entra answers expires_in 3599 for a fresh app token
     users: list[EntraUser] = field(default_factory=list)
     refresh_token_lifetime: int = 90 * 86400  # refresh-tokens.md: 90 days (24 hours for a SPA)
+    managed_identities: list[EntraManagedIdentity] = field(default_factory=list)
 
 
 @dataclass
@@ -96,12 +129,22 @@ class ApimApi:
         "X-Identity-Azp": ["azp", "appid"], "X-Identity-Roles": ["roles"],
     })  # header -> the first claim present (lists comma-joined), as a set-header policy would copy them
     backend: ApimBackend = field(default_factory=ApimBackend)
+    # Subscription keys (api-management-subscriptions.md): when required, a request carries one of `subscription_keys`
+    # in the Ocp-Apim-Subscription-Key header or the subscription-key query parameter, else APIM's 401.
+    subscription_required: bool = False
+    subscription_keys: list[str] = field(default_factory=list)
+    # rate-limit-by-key on the subscription key: at most `rate_limit_calls` per `rate_limit_period` seconds (0: none).
+    rate_limit_calls: int = 0
+    rate_limit_period: int = 60
 
 
 @dataclass
 class EntraWorld:
     tenants: list[EntraTenant] = field(default_factory=list)
     apim: list[ApimApi] = field(default_factory=list)
+    # The App Service managed-identity endpoint's secret, which the platform hands the app as IDENTITY_HEADER and
+    # the app sends back as X-IDENTITY-HEADER (app-service/overview-managed-identity.md). A development value.
+    identity_header: str = "mockidp-identity-header"
 
     def finish(self, base_dir: Path | None, seed: int) -> None:  # base_dir None: no file reads (the control API)
         names = Identities(seed)
@@ -126,6 +169,11 @@ class EntraWorld:
                 app.certificates = [inline_pem(cert, base_dir, f"entra.tenants[{t}].apps[{a}].certificates[{c}]") for c, cert in enumerate(app.certificates)]
             for a, app in enumerate(tenant.apps):
                 self.check_roles(tenant, app.granted_roles, f"entra.tenants[{t}].apps[{a}].granted_roles")
+                for resource, scopes in app.delegated_permissions.items():
+                    target = find_resource(tenant, resource)
+                    if target is None or any(s not in target.scopes for s in scopes):
+                        raise ValueError(f"entra.tenants[{t}].apps[{a}].delegated_permissions: {resource!r} is no API of the tenant exposing {scopes}")
+        self.finish_identities()
         tenant_names = {k.lower() for t in self.tenants for k in (t.tenant_id, *t.domains)}
         paths: set[str] = set()
         for i, api in enumerate(self.apim):
@@ -134,6 +182,27 @@ class EntraWorld:
             if not re.fullmatch(r"[A-Za-z0-9._~-]+", api.path) or api.path in paths:
                 raise ValueError(f"entra.apim[{i}].path: must be one unique URL segment, got {api.path!r}")
             paths.add(api.path)
+            if api.subscription_required and not api.subscription_keys:
+                raise ValueError(f"entra.apim[{i}].subscription_keys: a subscription is required, so at least one key")
+            if api.rate_limit_calls < 0 or api.rate_limit_period < 1:
+                raise ValueError(f"entra.apim[{i}].rate_limit_calls: a number of calls >= 0 per a period >= 1 s")
+
+    def finish_identities(self) -> None:
+        seen: set[str] = set()
+        for t, tenant in enumerate(self.tenants):
+            if sum(mi.kind == "system" for mi in tenant.managed_identities) > 1:
+                raise ValueError(f"entra.tenants[{t}].managed_identities: a resource has one system-assigned identity")
+            for m, mi in enumerate(tenant.managed_identities):
+                where = f"entra.tenants[{t}].managed_identities[{m}]"
+                if mi.client_id.lower() in seen:
+                    raise ValueError(f"{where}.client_id: {mi.client_id!r} is another managed identity's")
+                seen.add(mi.client_id.lower())
+                mi.object_id = mi.object_id or str(uuid.uuid5(uuid.NAMESPACE_URL, f"mockidp:entra:{tenant.tenant_id}:mi:{mi.client_id.lower()}"))
+                # ARM ids (azure-resource-manager/management/resource-name-rules.md); the system-assigned identity's
+                # is its hosting resource's, here a virtual machine.
+                provider = "Microsoft.ManagedIdentity/userAssignedIdentities" if mi.kind == "user" else "Microsoft.Compute/virtualMachines"
+                mi.resource_id = mi.resource_id or f"/subscriptions/{mi.subscription_id}/resourcegroups/{mi.resource_group}/providers/{provider}/{mi.name}"
+                self.check_roles(tenant, mi.granted_roles, f"{where}.granted_roles")
 
     @staticmethod
     def check_roles(tenant: EntraTenant, assigned: dict[str, list[str]], where: str) -> None:

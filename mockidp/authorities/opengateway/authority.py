@@ -11,12 +11,16 @@ import fnmatch
 import functools
 import hashlib
 import hmac
+import inspect
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Literal
 
 from mockidp.authorities.base import Authority, Endpoint, Issuer
 from mockidp.authorities.opengateway import errors
-from mockidp.authorities.opengateway.simswap import SimSwapApi, camara_reply
+from mockidp.authorities.opengateway.camara import apis
+from mockidp.authorities.opengateway.camara.common import correlator
+from mockidp.authorities.opengateway.frontend import FrontendFlow
 from mockidp.authorities.opengateway.world import OgApp, OgConsentRule, OgSubscriber, OpenGatewayWorld
 from mockidp.errors import OAuthError
 from mockidp.oauth import ciba
@@ -30,6 +34,21 @@ if TYPE_CHECKING:
     from mockidp.authorities.opengateway.delivery import Notifier
 
 RULES = "ciba-subscriber-rule"  # store kind: runtime consent for every future request of a subscriber
+
+
+def correlated(handler: Callable[[Request], Reply | Awaitable[Reply]]) -> Callable[[Request], Awaitable[Reply]]:
+    """bc-authorize and token echo a well-formed x-correlator too (the CAMARA design guide asks it of every API
+    response); their errors get it from render_error."""
+
+    async def handle(req: Request) -> Reply:
+        result = handler(req)
+        reply = await result if inspect.isawaitable(result) else result
+        echo = correlator(req) if req.headers.get("x-correlator") else None
+        if echo is not None:
+            reply.headers["x-correlator"] = echo
+        return reply
+
+    return handle
 
 
 class OpenGateway(Authority):
@@ -57,34 +76,47 @@ class OpenGateway(Authority):
         ]
 
     def endpoints(self) -> list[Endpoint]:
-        simswap = SimSwapApi(self)
         # One issuer, so what the skeleton finds for a request is the base it came in at (the issuer is
         # base + /apigateway). Checks in the gateway's order: grant_type, the client, duplicated parameters.
         token: TokenEndpoint[str, OgApp] = TokenEndpoint(
-            issuer_of=lambda req: req.base, grants={ciba.GRANT_TYPE: self.ciba_grant},
+            issuer_of=lambda req: req.base, grants={ciba.GRANT_TYPE: self.ciba_grant, "authorization_code": self.frontend.code_grant},
             authenticate=lambda base, req, grant_type: self.authenticate(req), errors=errors.TokenErrors(),
             order=("grant_type", "client", "duplicates"))
         return [
             Endpoint("/apigateway/.well-known/openid-configuration", "discovery", self.discovery),
             Endpoint("/apigateway/jwks", "jwks", self.jwks),
-            Endpoint("/apigateway/bc-authorize", "bc-authorize", self.bc_authorize, ("POST",)),
-            Endpoint("/apigateway/token", "token", token, ("POST",)),
-            # The API speaks CAMARA's ErrorInfo, even for the glue's errors and for faults.
-            Endpoint("/sim-swap/v0/check", "sim-swap-check", simswap.check, ("POST",), camara_reply),
-            Endpoint("/sim-swap/v0/retrieve-date", "sim-swap-retrieve-date", simswap.retrieve_date, ("POST",), camara_reply),
+            Endpoint("/apigateway/authorize", "authorize", self.frontend.authorize),
+            Endpoint("/apigateway/authorize/consent", "authorize-consent", self.frontend.consent, ("POST",)),
+            Endpoint("/apigateway/bc-authorize", "bc-authorize", correlated(self.bc_authorize), ("POST",)),
+            Endpoint("/apigateway/token", "token", correlated(token), ("POST",)),
+            *apis.endpoints(self),
         ]
 
     def named_error(self, name: str, description: str | None = None) -> OAuthError:
         return errors.named_error(name, description)
 
+    def render_error(self, err: OAuthError, req: Request | None) -> Reply:
+        reply = super().render_error(err, req)
+        echo = correlator(req) if req is not None and req.headers.get("x-correlator") else None
+        if echo is not None:
+            reply.headers["x-correlator"] = echo
+        return reply
+
+    @functools.cached_property
+    def frontend(self) -> FrontendFlow:
+        return FrontendFlow(self)  # holds no state of its own: codes and pending consent live in the store
+
     def discovery(self, req: Request) -> Reply:
         iss = req.base + "/apigateway"
         return Reply(json={
             "issuer": iss,
+            "authorization_endpoint": iss + "/authorize",
             "backchannel_authentication_endpoint": iss + "/bc-authorize",
             "token_endpoint": iss + "/token",
             "jwks_uri": iss + "/jwks",
-            "grant_types_supported": [ciba.GRANT_TYPE],
+            "grant_types_supported": [ciba.GRANT_TYPE, "authorization_code"],
+            "response_types_supported": ["code"],
+            "code_challenge_methods_supported": ["S256", "plain"],
             "backchannel_token_delivery_modes_supported": list(ciba.DELIVERY_MODES),
             "backchannel_user_code_parameter_supported": False,
             "token_endpoint_auth_methods_supported": ["client_secret_basic", "private_key_jwt"],
@@ -185,6 +217,8 @@ class OpenGateway(Authority):
             if known.matches(hint) or (sub.phone_number and hint.phone_number == sub.phone_number) \
                     or (sub.operator_token and hint.kind == "operatortoken" and hint.value == sub.operator_token):
                 return sub
+        if self.config.mock_mode and hint.phone_number:
+            return OgSubscriber(f"tel:{hint.phone_number}")  # the sandbox's mock mode knows every number (mocks.md)
         return None
 
     def rule_for(self, sub: OgSubscriber, purpose: ciba.Purpose) -> dict[str, Any]:

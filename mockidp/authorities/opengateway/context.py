@@ -1,12 +1,11 @@
-"""What the gateway's helpers need of it, and no more: `OpenGateway` satisfies both protocols, so delivery.py and
-simswap.py take the authority without importing authority.py."""
+"""What the gateway's helpers need of it, and no more: `OpenGateway` satisfies these protocols, so delivery.py and
+the CAMARA APIs (camara/common.ApiContext) take the authority without importing authority.py."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any, Protocol
 
-from mockidp.authorities.base import Issuer
 from mockidp.authorities.opengateway.world import OgApp, OgSubscriber, OpenGatewayWorld
 from mockidp.oauth import ciba
 from mockidp.types import Services
@@ -33,12 +32,32 @@ class DeliveryContext(Protocol):
     def issue(self, rec: ciba.Record, base: str) -> dict[str, Any]: ...
 
 
-class SimSwapContext(Protocol):
-    """The SIM Swap API (simswap.py): the issuer whose access tokens it accepts, and the subscribers they name."""
+class FrontendContext(Protocol):
+    """The frontend flow (frontend.py): the apps and their subscriptions, the subscribers and their consent, the
+    store for codes and pending consent, and the gateway's token signing."""
+
+    @property
+    def services(self) -> Services: ...
+
+    @property
+    def config(self) -> OpenGatewayWorld: ...
+
+    @property
+    def apps(self) -> Mapping[str, OgApp]: ...
+
+    @property
+    def subscriptions(self) -> Mapping[str, list[ciba.Purpose]]: ...
+
+    @property
+    def subscribers(self) -> list[tuple[ciba.LoginHint, OgSubscriber]]: ...
 
     @property
     def now(self) -> float: ...
 
-    def issuers(self) -> list[Issuer]: ...
+    def rule_for(self, sub: OgSubscriber, purpose: ciba.Purpose) -> dict[str, Any]: ...
 
     def subscriber(self, hint: ciba.LoginHint) -> OgSubscriber | None: ...
+
+    def planned_claims(self, client_id: str) -> dict[str, Any]: ...
+
+    def sign_token(self, claims: dict[str, Any], base: str, lifetime: int, typ: str = "JWT") -> str: ...

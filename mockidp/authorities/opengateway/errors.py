@@ -41,7 +41,7 @@ class TokenErrors:
         return OAuthError("invalid_request", "grant_type is required")
 
     def unsupported_grant_type(self, grant_type: str) -> OAuthError:
-        return OAuthError("unsupported_grant_type", f"this gateway's backend flow issues tokens for {ciba.GRANT_TYPE} only")
+        return OAuthError("unsupported_grant_type", f"this gateway issues tokens for {ciba.GRANT_TYPE} (backend flow) and authorization_code (frontend flow) only")
 
 
 def poll_error(result: str, rec: ciba.Record | None, app: OgApp) -> OAuthError:

@@ -3,6 +3,7 @@ consent, and how long requests and tokens live."""
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -12,6 +13,9 @@ from mockidp.oauth import ciba
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 Consent = Literal["grant", "deny", "never", "refuse"]
+# Which CAMARA error codes and identifier rules the APIs follow: the ones of the API versions Telefonica publishes
+# (its v0 OpenAPIs in opengateway-developers-website), CAMARA 1.0 (SIM Swap 1.0.0 era) or CAMARA 2.x (camara/common.py).
+CamaraVersion = Literal["telefonica", "v1", "v2"]
 
 
 @dataclass
@@ -23,6 +27,7 @@ class OgApp:
     notification_endpoint: str | None = None  # https, or http on loopback (tests)
     consent_403: bool = False  # Telefonica's own variant: /token answers 403 while consent is missing
     jwks: dict[str, Any] | None = None  # public keys for private_key_jwt (the CAMARA profile)
+    redirect_uris: list[str] = field(default_factory=list)  # the frontend flow's callbacks, matched exactly (RFC 9700 §4.1.3)
 
 
 @dataclass
@@ -44,6 +49,15 @@ class OgSubscriber:
     operator_token: str | None = None
     sim_swapped: bool = False
     latest_sim_change: str | None = "2024-01-01T00:00:00Z"
+    # The frontend flow finds the subscriber by the device's address: these IPs, or the IP of an ipport login_hint.
+    addresses: list[str] = field(default_factory=list)
+    roaming: bool = False  # Device Status: roaming, and where (MCC and ISO 3166 alpha-2 names)
+    country_code: int | None = None
+    country_name: list[str] = field(default_factory=list)
+    latitude: float | None = None  # Location verification: the last fix (None: the network cannot locate it)
+    longitude: float | None = None
+    location_age: int = 60  # seconds between the last fix and now
+    kyc: dict[str, str] = field(default_factory=dict)  # KYC Match: what the operator holds (givenName, birthdate, ...)
 
 
 @dataclass
@@ -54,6 +68,15 @@ class OpenGatewayWorld:
     notification_attempts: int = 3  # ping / push: tries per notification before giving up (journalled)
     apps: list[OgApp] = field(default_factory=list)
     subscribers: list[OgSubscriber] = field(default_factory=list)
+    camara_version: CamaraVersion = "telefonica"
+    # Telefonica's reference router reads the device address from the first X-Forwarded-For entry
+    # (opengateway-aggregation-poc, aggregator/telco-router); trust it only where a proxy sets it.
+    trust_forwarded_for: bool = False
+    code_lifetime: int = 600  # the frontend flow's authorization codes (the reference router's code TTL)
+    # Telefonica's sandbox mock mode (v0/gettingstarted/sandbox/mocks.md): answers by the last digit of the number
+    # for any number, and takes the mock credentials; the built-in world `opengateway-sandbox` turns it on.
+    mock_mode: bool = False
+    location_coverage: list[float] | None = None  # [south, west, north, east]: areas centred outside are not covered
 
     def finish(self, base_dir: Path, seed: int) -> None:
         for a, app in enumerate(self.apps):
@@ -75,3 +98,10 @@ class OpenGatewayWorld:
                     ciba.parse_login_hint("tel:" + sub.phone_number)
             except ciba.HintError as exc:
                 raise ValueError(f"opengateway.subscribers[{s}].login_hint: {exc}") from None
+            for address in sub.addresses:
+                try:
+                    ipaddress.ip_address(address)
+                except ValueError:
+                    raise ValueError(f"opengateway.subscribers[{s}].addresses: not an IP address: {address!r}") from None
+        if self.location_coverage is not None and len(self.location_coverage) != 4:
+            raise ValueError("opengateway.location_coverage: [south, west, north, east] in degrees")

@@ -19,7 +19,7 @@ from mockidp.errors import OAuthError
 from mockidp.oauth import pkce
 from mockidp.oauth.clientauth import MixedCredentials, presented_credentials
 from mockidp.oauth.codes import Grants
-from mockidp.oauth.pages import SignIn, error_page, error_redirect, redirect_with
+from mockidp.oauth.pages import SignIn, error_page, error_redirect, redirect_debug, redirect_with
 from mockidp.oauth.redirects import allowed
 from mockidp.oauth.token_endpoint import NO_STORE, TokenEndpoint, token_reply
 from mockidp.request import Reply, Request
@@ -112,10 +112,12 @@ class Pfw(Authority):
         params = dict(req.query) if req.method == "GET" else dict(req.form)
         client = self.clients.get(params.get("client_id", ""))
         if client is None:  # RFC 6749 §4.1.2.1: never redirect to an unverified client
-            return error_page(self.title, "Unknown client_id.")
+            return error_page(self.title, "Unknown client_id.", look="plain", debug=[
+                ("client_id sent", params.get("client_id", "") or "(none)"), ("clients registered", "\n".join(self.clients) or "(none)")])
         redirect_uri = params.get("redirect_uri") or ""
         if not allowed(redirect_uri, client.redirect_uris, confidential=client.secret is not None):
-            return error_page(self.title, "Invalid parameter: redirect_uri")
+            return error_page(self.title, "Invalid parameter: redirect_uri", look="plain",
+                              debug=redirect_debug(client.client_id, redirect_uri, client.redirect_uris))
         state, iss = params.get("state"), req.base
 
         def fail(error: str, description: str) -> Reply:

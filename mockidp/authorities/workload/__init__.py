@@ -1,0 +1,1 @@
+"""Workload identity issuers (a Kubernetes service-account issuer, GitHub Actions OIDC) whose tokens Entra federates."""
