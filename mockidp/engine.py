@@ -255,6 +255,10 @@ class Engine:
             self._apply_world()
         self._world_revision = revision
 
+    def world_change(self, section: str, change: Callable[[Any], T]) -> T:
+        """Change one section of the world at runtime (an authority's own edits, e.g. Keycloak's admin API)."""
+        return self.change_world(section, lambda world: change(getattr(world, section)))
+
     def world_changed(self) -> None:
         self._apply_world()
 

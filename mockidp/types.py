@@ -3,13 +3,16 @@ depend on this protocol, never on `Engine`, so imports flow one way (glue -> eng
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from collections.abc import Callable
+from typing import Any, Protocol, TypeVar
 
 from mockidp.claims import ClaimsPlan
 from mockidp.clock import Clock
 from mockidp.journal import Journal
 from mockidp.keys import KeyStore
 from mockidp.store import Store
+
+T = TypeVar("T")
 
 
 class Services(Protocol):
@@ -41,3 +44,7 @@ class Services(Protocol):
 
     def world_add(self, path: str, item: dict[str, Any]) -> dict[str, Any]:
         """Add an item to the world at runtime, validated and atomic, as `POST /_mockidp/world/{path}` does."""
+
+    def world_change(self, section: str, change: Callable[[Any], T]) -> T:
+        """Change a world section at runtime: `change` edits a copy of it in place; the changed world is validated
+        and loaded all-or-nothing (as `world_add`), and undone by the reset. ControlError if it does not validate."""

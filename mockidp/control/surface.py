@@ -45,8 +45,19 @@ class Control:
         return world_edit.as_json(world_edit.walk(self.engine.world, path)[0])
 
     def world_add(self, path: str, item: dict[str, Any]) -> dict[str, Any]:
-        """Add (or replace, by its key) one item in a list of the world, validated as a world file would be."""
-        added = self.engine.world_add(path, item)
+        """Add (or replace, by its key) one item in a list of the world, validated as a world file would be. An
+        authority may take another format for a list (capability "world-import:<path>", e.g. a Keycloak realm
+        export for avaya/realms): the answer then also lists what the import ignored."""
+        try:
+            importer = self.engine.capability("world-import:" + path.strip("/"))
+        except KeyError:
+            importer = None
+        converted = importer(item) if importer is not None else None
+        if converted is None:
+            added = self.engine.world_add(path, item)
+        else:
+            table, ignored = converted
+            added = {**self.engine.world_add(path, table), "ignored": ignored}
         self._note("world add", path=path)
         return added
 

@@ -15,7 +15,9 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from mockidp.request import Reply, Request
 
-AUTHORIZE_PARAMS = ("response_type", "client_id", "redirect_uri", "scope", "state", "nonce", "code_challenge", "code_challenge_method", "response_mode", "prompt", "login_hint")
+# (+ RFC 8628's user_code, which a device verification page carries through its sign-in form)
+AUTHORIZE_PARAMS = ("response_type", "client_id", "redirect_uri", "scope", "state", "nonce", "code_challenge", "code_challenge_method", "response_mode", "prompt", "login_hint",
+                    "user_code")
 
 
 @cache

@@ -34,10 +34,11 @@ def test_well_known_certs_and_public_key(mockidp) -> None:
     assert wk["issuer"] == issuer
     assert wk["token_endpoint"] == issuer + "/protocol/openid-connect/token"
     assert wk["jwks_uri"] == issuer + "/protocol/openid-connect/certs"
-    assert set(wk["grant_types_supported"]) == {"authorization_code", "password", "client_credentials", "refresh_token"}
+    assert set(wk["grant_types_supported"]) == {"authorization_code", "password", "client_credentials", "refresh_token",
+                                                "urn:ietf:params:oauth:grant-type:token-exchange", "urn:ietf:params:oauth:grant-type:device_code"}
     assert wk["token_endpoint_auth_methods_supported"] == ["private_key_jwt", "client_secret_basic", "client_secret_post"]
     assert wk["code_challenge_methods_supported"] == ["plain", "S256"]
-    assert "device_authorization_endpoint" not in wk  # advertise only what is implemented
+    assert wk["device_authorization_endpoint"] == issuer + "/protocol/openid-connect/auth/device"
 
     keys = kc.certs()["keys"]
     assert keys and keys[0]["kty"] == "RSA" and keys[0]["alg"] == "RS256" and keys[0]["use"] == "sig" and keys[0]["x5c"]
@@ -85,6 +86,10 @@ def test_client_credentials_with_python_keycloaks_empty_fields(mockidp) -> None:
 
 
 def test_refresh_rotates_and_old_token_is_single_use(mockidp) -> None:
+    def revoke(world):  # single use is Keycloak's revokeRefreshToken, off by default (test_avaya_refresh_and_realms.py)
+        world.avaya.realms[0].revoke_refresh_token = True
+
+    mockidp.engine.change_world("avaya", revoke)
     kc = openid(mockidp)
     first = kc.token(USER, PASSWORD)
     mockidp.clock.advance(60)

@@ -82,6 +82,11 @@ def test_authorization_code_is_redeemed_once(mockidp: Any) -> None:
 
 def test_refresh_token_is_redeemed_once(mockidp: Any) -> None:
     creds = {"client_id": "demo-client", "client_secret": "demo-client-secret"}
+
+    def revoke(world: Any) -> None:  # single use is the realm's revoke_refresh_token (Keycloak's default: off)
+        world.avaya.realms[0].revoke_refresh_token = True
+
+    mockidp.engine.change_world("avaya", revoke)
     with mockidp.http() as http:
         refresh = http.post(AVAYA + "/token", data={"grant_type": "client_credentials", **creds}).json()["refresh_token"]
     responses = race(mockidp, "POST", AVAYA + "/token", data={"grant_type": "refresh_token", "refresh_token": refresh, **creds})

@@ -12,18 +12,22 @@ from __future__ import annotations
 from functools import partial
 from typing import Any, ClassVar
 
+from mockidp.authorities.avaya import exchange
+from mockidp.authorities.avaya.admin import AvayaAdmin
 from mockidp.authorities.avaya.api import AvayaApi
 from mockidp.authorities.avaya.browser import AvayaBrowser
 from mockidp.authorities.avaya.clientauth import authenticate_client
+from mockidp.authorities.avaya.device import AvayaDevice
 from mockidp.authorities.avaya.errors import INVALID_CLIENT, KeycloakTokenErrors, kc_error
 from mockidp.authorities.avaya.introspection import AvayaIntrospection
 from mockidp.authorities.avaya.metadata import AvayaMetadata
 from mockidp.authorities.avaya.realm import Realm, granted_scopes
+from mockidp.authorities.avaya.realm_import import import_realm
 from mockidp.authorities.avaya.tokens import CODE, CODE_SPENT, AvayaTokens
 from mockidp.authorities.avaya.world import AvayaApiRoute, AvayaClient, AvayaRealm, AvayaScope, AvayaUser, AvayaWorld
 from mockidp.authorities.base import Authority, Endpoint, Issuer
 from mockidp.errors import OAuthError
-from mockidp.oauth import pkce
+from mockidp.oauth import device, pkce
 from mockidp.oauth.token_endpoint import Grant, Step, TokenEndpoint
 from mockidp.request import Reply, Request
 
@@ -69,8 +73,12 @@ class Avaya(Authority):
                 cred = c.secret or ("private_key_jwt" if c.certificate or c.jwks else "(public)")
                 lines.append(f"realm {r.account_id}: client {c.client_id} / {cred}")
             for u in r.users:
-                lines.append(f"realm {r.account_id}: user {u.username} / {u.password}")
+                lines.append(f"realm {r.account_id}: user {u.username} / {u.password or '(a hashed password)'}")
         return lines
+
+    def capabilities(self) -> dict[str, Any]:
+        # POST /_mockidp/world/avaya/realms takes a Keycloak realm export as well as a world-file table
+        return {"world-import:avaya/realms": import_realm, device.USERS: AvayaDevice(self).approver}
 
     def render_error(self, err: OAuthError, req: Request | None) -> Reply:
         if err.status == 500 and err.error == "server_error":
@@ -94,17 +102,23 @@ class Avaya(Authority):
         realm = "/auth/realms/{realm}"
         oidc = realm + "/protocol/openid-connect"
         browser, metadata, introspection = AvayaBrowser(self), AvayaMetadata(self, list(self.token_grants())), AvayaIntrospection(self)
+        admin, device_flow = AvayaAdmin(self), AvayaDevice(self)
         return [
             Endpoint(realm, "realm", metadata.realm_info),
             Endpoint(realm + "/.well-known/openid-configuration", "discovery", metadata.discovery),
             Endpoint(oidc + "/token", "token", self.token, ("POST",)),
             Endpoint(oidc + "/auth", "auth", browser.authorize, ("GET", "POST")),
+            Endpoint(oidc + "/auth/device", "device_authorization", device_flow.authorize, ("POST",)),  # RFC 8628
+            Endpoint(realm + "/device", "device", device_flow.page, ("GET", "POST")),
             Endpoint(oidc + "/userinfo", "userinfo", introspection.userinfo, ("GET", "POST")),
             Endpoint(oidc + "/certs", "certs", metadata.certs),
             Endpoint(oidc + "/token/introspect", "introspect", introspection.introspect, ("POST",)),
             Endpoint(oidc + "/revoke", "revoke", introspection.revoke, ("POST",)),
             Endpoint(oidc + "/logout", "logout", introspection.logout, ("GET", "POST")),
             Endpoint("/api/{path:path}", "api", AvayaApi(self).handle, ("GET", "POST", "PUT", "PATCH", "DELETE")),
+            # Keycloak's admin REST API (admin.py), the subset KeycloakAdmin uses
+            Endpoint("/auth/admin/realms", "admin", admin.handle, ("GET", "POST", "PUT", "DELETE")),
+            Endpoint("/auth/admin/realms/{path:path}", "admin", admin.handle, ("GET", "POST", "PUT", "DELETE")),
         ]
 
     # --- the realm -----------------------------------------------------------------------------------
@@ -121,6 +135,8 @@ class Avaya(Authority):
 
     def token(self, req: Request) -> Reply:
         # Built per request, so the grants are the methods as they are now (a test may replace one to make it fail).
+        if req.form.get("grant_type") == exchange.GRANT_TYPE:
+            req = exchange.without_multivalued(req)
         return TokenEndpoint(self.realm_of, self.token_grants(), self.authenticate_client, ERRORS, order=KEYCLOAK_ORDER)(req)
 
     def token_grants(self) -> dict[str, Grant[Realm, AvayaClient]]:
@@ -130,6 +146,8 @@ class Avaya(Authority):
             "password": self.grant_password,
             "client_credentials": self.grant_client_credentials,
             "refresh_token": self.grant_refresh_token,
+            exchange.GRANT_TYPE: exchange.TokenExchange(self),  # Keycloak 26.2+: standard token exchange is on by default
+            device.GRANT_TYPE: AvayaDevice(self).grant,
         }
 
     def authenticate_client(self, realm: Realm, req: Request, grant_type: str) -> AvayaClient:
@@ -158,6 +176,8 @@ class Avaya(Authority):
             raise kc_error("invalid_grant", "Account disabled")  # judged before the password, as Keycloak does
         if realm.user_by_password(username, req.param("password") or "") is None:
             raise kc_error("invalid_grant", "Invalid user credentials", 401)
+        if user.required_actions:  # e.g. UPDATE_PASSWORD after a temporary password (ResourceOwnerPasswordCredentialsGrantType)
+            raise kc_error("invalid_grant", "Account is not fully set up")
         return self.tokens.issue(realm, req, client, user, scopes, self.tokens.new_session(realm, client, user))
 
     def grant_authorization_code(self, realm: Realm, client: AvayaClient, req: Request) -> Reply:
@@ -215,9 +235,12 @@ class Avaya(Authority):
             raise kc_error("invalid_grant", "Session not active")
         if state == "detached":
             raise kc_error("invalid_grant", "Session doesn't have required client")
-        if not self.tokens.take_refresh(claims):
-            self.tokens.detach(session["sid"], session["expires"])  # refresh token reuse: Keycloak detaches the client session
-            raise kc_error("invalid_grant", "Maximum allowed refresh token reuse exceeded")
+        if realm.config.revoke_refresh_token:  # Keycloak's default is off: then an old refresh token keeps working
+            refusal = self.tokens.use_refresh(realm, claims, session)
+            if refusal is not None:
+                # TokenManager.validateTokenReuseForRefresh: a refused reuse detaches the client session
+                self.tokens.detach(session["sid"], session["expires"])
+                raise kc_error("invalid_grant", refusal)
         user = realm.users.get(session["username"].lower()) if session.get("username") else None
         if session.get("username") and (user is None or not user.enabled):
             raise kc_error("invalid_grant", "User disabled")

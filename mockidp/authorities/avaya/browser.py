@@ -11,7 +11,7 @@ import uuid
 from mockidp.authorities.avaya.context import AvayaContext
 from mockidp.authorities.avaya.realm import Realm, granted_scopes
 from mockidp.authorities.avaya.tokens import CODE
-from mockidp.authorities.avaya.world import AvayaClient
+from mockidp.authorities.avaya.world import AvayaClient, AvayaUser
 from mockidp.errors import OAuthError
 from mockidp.oauth import pkce
 from mockidp.oauth.pages import SignIn, error_page, error_redirect, redirect_debug, redirect_with
@@ -48,6 +48,13 @@ class AvayaBrowser:
             return fail("unsupported_response_type", "Client is not allowed to initiate browser login with given response_type.")
         if not client.standard_flow:
             return fail("unauthorized_client", "Client is not allowed to initiate browser login with given response_type. Standard flow is disabled for the client.")
+        # the client's `pkce.code.challenge.method` attribute makes PKCE required, with that method
+        # (Keycloak's AuthorizationEndpointChecker.checkPKCEParams: method, then that method, then the challenge)
+        if client.pkce_method is not None:
+            if not params.get("code_challenge_method"):
+                return fail("invalid_request", "Missing parameter: code_challenge_method")
+            if params["code_challenge_method"] != client.pkce_method:
+                return fail("invalid_request", "Invalid parameter: code challenge method is not configured one")
         method = params.get("code_challenge_method") or ("plain" if params.get("code_challenge") else None)
         if method is not None and method not in pkce.METHODS:
             return fail("invalid_request", "Invalid parameter: code_challenge_method")
@@ -57,7 +64,12 @@ class AvayaBrowser:
             scopes = granted_scopes(client, params.get("scope"))
         except OAuthError:
             return fail("invalid_scope", "Invalid scopes: " + params.get("scope", ""))
-        signed_in = SignIn(auth.title, lambda name: realm.users.get(name.lower()), lambda u: u.password, lambda u: u.enabled,
+        typed = req.form.get("password", "")
+
+        def typed_if_right(user: AvayaUser) -> str:  # the realm judges the password (plain, or an imported hash)
+            return typed if realm.user_by_password(user.username, typed) is not None else uuid.uuid4().hex
+
+        signed_in = SignIn(auth.title, lambda name: realm.users.get(name.lower()), typed_if_right, lambda u: u.enabled,
                            [u.username for u in realm.config.users if u.enabled],
                            disabled="Account is disabled, contact your administrator.").step(req, params)
         if signed_in is None:

@@ -26,3 +26,8 @@ class KeycloakTokenErrors:
 
     def unsupported_grant_type(self, grant_type: str) -> OAuthError:
         return kc_error("unsupported_grant_type", "Unsupported grant_type")
+
+
+class RepresentationError(ValueError):
+    """A Keycloak representation (admin API, realm export) mockidp cannot take: the admin API's 400
+    `{"errorMessage": ...}`."""

@@ -71,6 +71,9 @@ class AvayaIntrospection:
         refresh = tokens.live_refresh_claims(realm, token)
         if refresh is not None and refresh["azp"] == client.client_id:
             tokens.take_refresh(refresh)
+            # Keycloak's TokenRevocationEndpoint.revokeClient detaches the client's session: its tokens stop working
+            session = tokens.session_of(refresh)
+            tokens.detach(session["sid"], session["expires"])
         else:
             try:
                 claims = tokens.verify_access_token(realm, req, token)

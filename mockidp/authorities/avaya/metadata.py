@@ -29,6 +29,7 @@ class AvayaMetadata:
             "end_session_endpoint": oidc + "/logout",
             "jwks_uri": oidc + "/certs",
             "revocation_endpoint": oidc + "/revoke",
+            "device_authorization_endpoint": oidc + "/auth/device",  # RFC 8628 §4
             "grant_types_supported": list(self.grant_types),
             "response_types_supported": ["code"],
             "response_modes_supported": ["query"],

@@ -8,6 +8,7 @@ import hmac
 from collections.abc import Callable
 from functools import cached_property
 
+from mockidp.authorities.avaya import passwords
 from mockidp.authorities.avaya.errors import kc_error
 from mockidp.authorities.avaya.world import AvayaClient, AvayaRealm, AvayaUser
 from mockidp.keys import KeySet
@@ -51,7 +52,11 @@ class Realm:
 
     def user_by_password(self, username: str, password: str) -> AvayaUser | None:
         user = self.users.get(username.lower())
-        if user is None or not hmac.compare_digest(password.encode(), user.password.encode()):
+        if user is None:
+            return None
+        if user.password_hash is not None:
+            return user if passwords.matches(password, user.password_hash) else None
+        if user.password is None or not hmac.compare_digest(password.encode(), user.password.encode()):
             return None
         return user
 

@@ -27,6 +27,7 @@ from mockidp.types import Services
 
 PROFILE_CLAIMS = ("email_verified", "name", "preferred_username", "given_name", "family_name", "email")
 SESSION, REFRESH, REVOKED = "avaya-session-ended", "avaya-refresh-spent", "avaya-revoked"
+REUSE = "avaya-refresh-reuse"  # per client session: the current refresh token's jti, its use count, the last refresh
 CODE, CODE_SPENT = "avaya-code", "avaya-code-spent"
 
 
@@ -113,12 +114,18 @@ class AvayaTokens:
         return realm_roles, client_roles
 
     def access_claims(self, realm: Realm, req: Request, client: AvayaClient, user: AvayaUser | None, scopes: list[str],
-                      session: dict[str, Any] | None) -> dict[str, Any]:
+                      session: dict[str, Any] | None, audience: list[str] | None = None,
+                      acting_for: AvayaClient | None = None) -> dict[str, Any]:
+        """`audience`: token exchange's filter, which keeps only those clients' roles and audiences. `acting_for`:
+        the client whose service account a token exchange's subject token was (its roles, its `sub`)."""
         now = int(self.now)
-        realm_roles, client_roles = self.roles(realm, user or client, scopes)
+        account = acting_for or client  # whose service account a token without a user is
+        realm_roles, client_roles = self.roles(realm, user or account, scopes)
+        if audience is not None:
+            client_roles = {cid: roles for cid, roles in client_roles.items() if cid in audience}
         # Keycloak: "account" unless other clients' roles are in the token; then those clients.
         audiences = [cid for cid in client_roles if cid != client.client_id] or ["account"]
-        subject = user.username if user else "service-account-" + client.client_id.lower()
+        subject = user.username if user else "service-account-" + account.client_id.lower()
         claims: dict[str, Any] = {
             "exp": now + realm.config.access_token_lifespan,
             "iat": now,
@@ -143,7 +150,7 @@ class AvayaTokens:
         claims["scope"] = " ".join(scopes)
         if user is None:
             claims.update({"clientHost": req.client_host, "email_verified": False, "preferred_username": subject.lower(),
-                           "clientAddress": req.client_host, "client_id": client.client_id})
+                           "clientAddress": req.client_host, "client_id": account.client_id})
         else:
             claims.update(self.profile(user, scopes))
             claims.update(user.claims)
@@ -152,7 +159,7 @@ class AvayaTokens:
 
     @staticmethod
     def profile(user: AvayaUser, scopes: list[str]) -> dict[str, Any]:
-        out: dict[str, Any] = {"email_verified": True}
+        out: dict[str, Any] = {"email_verified": user.email_verified}
         if "profile" in scopes:
             out.update({"name": f"{user.first_name} {user.last_name}", "preferred_username": user.username.lower(),
                         "given_name": user.first_name, "family_name": user.last_name})
@@ -165,13 +172,15 @@ class AvayaTokens:
     # --- the token response --------------------------------------------------------------------------
 
     def issue(self, realm: Realm, req: Request, client: AvayaClient, user: AvayaUser | None, scopes: list[str],
-              session: dict[str, Any] | None, nonce: str | None = None) -> Reply:
-        """Keycloak's AccessTokenResponse, fields in its order; null fields left out."""
-        claims = self.access_claims(realm, req, client, user, scopes, session)
+              session: dict[str, Any] | None, nonce: str | None = None, audience: list[str] | None = None,
+              refresh: bool = True, acting_for: AvayaClient | None = None) -> Reply:
+        """Keycloak's AccessTokenResponse, fields in its order; null fields left out. A session gives a refresh
+        token unless `refresh` is off (a token exchange that asked for an access token only)."""
+        claims = self.access_claims(realm, req, client, user, scopes, session, audience, acting_for)
         access = sign(realm.keyset, claims)
         body: dict[str, Any] = {"access_token": access, "expires_in": realm.config.access_token_lifespan, "refresh_expires_in": 0}
         issued = [access]
-        if session is not None:
+        if session is not None and refresh:
             body["refresh_expires_in"] = realm.config.refresh_token_lifespan
             body["refresh_token"] = self.refresh_token(realm, claims, session)
         body["token_type"] = "bearer"  # seed 001: lower case (stock Keycloak says "Bearer")
@@ -230,6 +239,9 @@ class AvayaTokens:
         except OAuthError:
             return None
         alive = claims["exp"] > self.now and self.store.get(REFRESH, claims["jti"], self.now) is None
+        if alive and realm.config.revoke_refresh_token:  # Keycloak runs the reuse check (without counting) here too
+            record = self.store.get(REUSE, str(claims.get("sid")), self.now) or {}
+            alive = reuse_refusal(record, claims, realm.config.refresh_token_max_reuse, counting=False) is None
         return claims if alive and self.live_session(self.session_of(claims)) is not None else None
 
     def verify_access_token(self, realm: Realm, req: Request, token: str) -> dict[str, Any]:
@@ -249,5 +261,39 @@ class AvayaTokens:
         self.store.put(REVOKED, str(claims["jti"]), {}, float(claims["exp"]))
 
     def take_refresh(self, claims: dict[str, Any]) -> bool:
-        """Spend a refresh token (rotation): True the first time, False if it was already spent."""
+        """Spend a refresh token (revocation, logout): True the first time, False if it was already spent."""
         return bool(self.store.add_once(REFRESH, str(claims["jti"]), float(claims["exp"]), self.now))
+
+    def use_refresh(self, realm: Realm, claims: dict[str, Any], session: dict[str, Any]) -> str | None:
+        """A refresh with `revoke_refresh_token` on: count this use of the token against its client session
+        atomically (one store update), and say why Keycloak refuses it, if it does."""
+        sid, now = str(session["sid"]), self.now
+        self.store.add_once(REUSE, sid, float(session["expires"]), now)  # the record, empty until the first refresh
+        max_reuse = realm.config.refresh_token_max_reuse
+
+        def count(record: dict[str, Any]) -> dict[str, Any]:
+            refusal = reuse_refusal(record, claims, max_reuse, counting=True)
+            if refusal is None:
+                record.update(current=claims["jti"], count=record.get("count", 0) + 1, timestamp=int(now))
+            return {**record, "refusal": refusal}
+
+        updated = self.store.update(REUSE, sid, now, count)
+        return None if updated is None else updated["refusal"]
+
+
+def reuse_refusal(record: dict[str, Any], claims: dict[str, Any], max_reuse: int, counting: bool) -> str | None:
+    """Keycloak's TokenManager.validateTokenReuse over a client session's record (`current` refresh token id, its
+    use `count`, the `timestamp` of the last refresh). A token other than the current one is stale if issued before
+    the last refresh; otherwise it becomes the current one with a count of 0 (only when counting, i.e. refreshing;
+    introspection just accepts it). The current one is refused once used more than max_reuse times.
+    (services/src/main/java/org/keycloak/protocol/oidc/TokenManager.java, validateTokenReuse)"""
+    current, jti = record.get("current"), claims["jti"]
+    if current is not None and jti != current and claims["iat"] < record.get("timestamp", 0):
+        return "Stale token"
+    if jti != current:
+        if not counting:
+            return None
+        record["count"] = 0
+    if record.get("count", 0) > max_reuse:
+        return "Maximum allowed refresh token reuse exceeded"
+    return None

@@ -33,6 +33,13 @@ class AvayaClient:
     optional_scopes: list[str] = field(default_factory=list)
     jwks: dict[str, Any] | None = None  # private_key_jwt with a registered JWKS
     certificate: str | None = None  # private_key_jwt with a registered certificate: PEM text or a path
+    # Keycloak client attributes mockidp acts on: `pkce.code.challenge.method`, `standard.token.exchange.enabled`,
+    # `oauth2.device.authorization.grant.enabled` (ClientRepresentation.attributes)
+    pkce_method: Literal["S256", "plain"] | None = None  # set: the authorization request must carry PKCE
+    token_exchange: bool = False  # standard token exchange (RFC 8693, Keycloak 26.2+ "V2")
+    device_grant: bool = False  # OAuth 2.0 device authorization grant (RFC 8628)
+    name: str | None = None  # ClientRepresentation.name, shown in the admin API
+    attributes: dict[str, str] = field(default_factory=dict)  # the other attributes, kept for the admin API
 
     def post_logout_uris(self) -> list[str]:
         """The patterns a post_logout_redirect_uri must match, read as Keycloak's
@@ -51,7 +58,9 @@ class AvayaClient:
 @dataclass
 class AvayaUser:
     username: str
-    password: str
+    password: str | None = None  # None: no password credential, the user cannot sign in with one
+    # a Keycloak PBKDF2 hash from a realm export ({"algorithm", "iterations", "salt", "value"}), checked instead
+    password_hash: dict[str, Any] | None = None
     enabled: bool = True
     email: str | None = None
     first_name: str | None = None
@@ -59,6 +68,19 @@ class AvayaUser:
     roles: list[str] = field(default_factory=list)
     client_roles: dict[str, list[str]] = field(default_factory=dict)
     claims: dict[str, Any] = field(default_factory=dict)  # extra claims put in the user's tokens
+    email_verified: bool = True
+    attributes: dict[str, list[str]] = field(default_factory=dict)  # UserRepresentation.attributes (not in tokens)
+    required_actions: list[str] = field(default_factory=list)  # e.g. UPDATE_PASSWORD after a temporary password
+
+
+@dataclass
+class AvayaRole:
+    """A role defined in the realm (Keycloak's RoleRepresentation). Roles only named on users, clients or scopes
+    exist too; this list adds descriptions and roles nobody holds yet."""
+
+    name: str
+    description: str = ""
+    client_id: str | None = None  # a role of this client; None: a realm role
 
 
 @dataclass
@@ -79,9 +101,18 @@ class AvayaRealm:
     code_lifespan: int = 60
     alg: Literal["RS256", "PS256", "ES256"] = "RS256"
     refresh_tokens_for_client_credentials: bool = True  # the seed's client-credentials answer has one
+    # Keycloak's realm settings (RealmRepresentation `revokeRefreshToken`, `refreshTokenMaxReuse`): off by default,
+    # so an old refresh token keeps working; on, one refresh token serves max_reuse + 1 refreshes (TokenManager).
+    revoke_refresh_token: bool = False
+    refresh_token_max_reuse: int = 0
     clients: list[AvayaClient] = field(default_factory=list)
     users: list[AvayaUser] = field(default_factory=list)
     scopes: list[AvayaScope] = field(default_factory=list)
+    roles: list[AvayaRole] = field(default_factory=list)
+    display_name: str | None = None  # RealmRepresentation.displayName
+    # RFC 8628 (Keycloak's OAuth2DeviceConfig defaults): device code lifespan and polling interval, in seconds
+    device_code_lifespan: int = 600
+    device_polling_interval: int = 5
 
 
 @dataclass
@@ -98,17 +129,27 @@ class AvayaApiRoute:
 class AvayaWorld:
     realms: list[AvayaRealm] = field(default_factory=list)
     api_routes: list[AvayaApiRoute] = field(default_factory=list)
+    # Keycloak realm exports (JSON files, relative to the world file) added to `realms` when the world file loads
+    realm_imports: list[str] = field(default_factory=list)
 
     def finish(self, base_dir: Path | None, seed: int) -> None:
         """`base_dir`: where the world file's relative paths start; None over the control API (no file reads)."""
         from mockidp.identities import Identities
 
+        if self.realm_imports:
+            if base_dir is None:
+                raise ValueError("avaya.realm_imports: realm exports are read from files at world load only; "
+                                 "POST the export's JSON to /_mockidp/world/avaya/realms instead")
+            self.realms += [import_file(base_dir, name, f"avaya.realm_imports[{n}]") for n, name in enumerate(self.realm_imports)]
+            self.realm_imports = []  # read once: the realms are the world's own from now on
         names = Identities(seed)
         seen: set[str] = set()
         for r, realm in enumerate(self.realms):
             if realm.account_id in seen:
                 raise ValueError(f"avaya.realms[{r}].account_id: duplicate realm {realm.account_id!r}")
             seen.add(realm.account_id)
+            if realm.refresh_token_max_reuse < 0:
+                raise ValueError(f"avaya.realms[{r}].refresh_token_max_reuse: must be 0 or more")
             scope_names = {*BUILTIN_SCOPES, *(s.name for s in realm.scopes)}
             ids: set[str] = set()
             for c, client in enumerate(realm.clients):
@@ -129,3 +170,26 @@ class AvayaWorld:
                     user.first_name, user.last_name = user.first_name or given, user.last_name or family
                     user.email = user.email or email
 
+
+
+def import_file(base_dir: Path, name: str, where: str) -> AvayaRealm:
+    """One realm export read at world load; what it carries that mockidp does not model is logged once."""
+    import json
+    import logging
+
+    from mockidp.authorities.avaya.realm_import import realm_from_export
+    from mockidp.schema import build
+
+    path = base_dir / name
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"{where}: cannot read the realm export {path}: {exc}") from exc
+    ignored: list[str] = []
+    try:
+        item = realm_from_export(document, ignored)
+    except ValueError as exc:
+        raise ValueError(f"{where}: {path}: {exc}") from exc
+    if ignored:
+        logging.getLogger("mockidp").warning("%s: ignored what mockidp does not model: %s", path, ", ".join(dict.fromkeys(ignored)))
+    return build(AvayaRealm, item, str(path), "realm")

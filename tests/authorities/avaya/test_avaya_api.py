@@ -218,11 +218,14 @@ def test_client_credentials_grants_leave_no_state_behind(mockidp, http) -> None:
     (a load test must not grow memory), yet refresh, rotation, reuse detection and logout all still work."""
     form = {"grant_type": "client_credentials", "client_id": "demo-client", "client_secret": "demo-client-secret"}
     url = "/avaya/auth/realms/demo-account/protocol/openid-connect/token"
+    world = mockidp.engine.changing_world()
+    world.avaya.realms[0].revoke_refresh_token = True  # reuse detection is Keycloak's revokeRefreshToken (off by default)
+    mockidp.engine.world_changed()
     first = http.post(url, data=form).json()
     for _ in range(20):
         http.post(url, data=form)
     store = mockidp.engine.store
-    assert not any(store.items(kind, mockidp.clock.now()) for kind in ("avaya-session-ended", "avaya-refresh-spent"))
+    assert not any(store.items(kind, mockidp.clock.now()) for kind in ("avaya-session-ended", "avaya-refresh-spent", "avaya-refresh-reuse"))
     refreshed = http.post(url, data={**form, "grant_type": "refresh_token", "refresh_token": first["refresh_token"]})
     assert refreshed.status_code == 200
     reused = http.post(url, data={**form, "grant_type": "refresh_token", "refresh_token": first["refresh_token"]})

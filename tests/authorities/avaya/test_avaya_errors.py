@@ -75,7 +75,9 @@ def test_suspended_account(http) -> None:
     ({**CLIENT}, "invalid_request", "Missing form parameter: grant_type"),
     ({"grant_type": "", **CLIENT}, "invalid_request", "Missing form parameter: grant_type"),
     ({"grant_type": "implicit", **CLIENT}, "unsupported_grant_type", "Unsupported grant_type"),
-    ({"grant_type": "urn:ietf:params:oauth:grant-type:device_code", **CLIENT}, "unsupported_grant_type", "Unsupported grant_type"),
+    ({"grant_type": "urn:ietf:params:oauth:grant-type:saml2-bearer", **CLIENT}, "unsupported_grant_type", "Unsupported grant_type"),
+    # the device grant exists; a client without it enabled gets DeviceGrantType's refusal
+    ({"grant_type": "urn:ietf:params:oauth:grant-type:device_code", **CLIENT}, "invalid_grant", "Client not allowed OAuth 2.0 Device Authorization Grant"),
 ])
 def test_grant_type(http, form, error, description) -> None:
     assert_error(token(http, form), 400, error, description)  # seed 001: "Bad Request (400) - grant_type ... is invalid"
@@ -158,7 +160,16 @@ def refresh(http, refresh_token: str, creds=CLIENT):
     return token(http, {"grant_type": "refresh_token", "refresh_token": refresh_token, **creds})
 
 
+def revoke_refresh_tokens(mockidp, max_reuse: int = 0, realm: str = "demo-account") -> None:
+    """The realm's `revoke_refresh_token` on (Keycloak's default is off), as an admin would switch it."""
+    world = mockidp.engine.changing_world()
+    config = next(r for r in world.avaya.realms if r.account_id == realm)
+    config.revoke_refresh_token, config.refresh_token_max_reuse = True, max_reuse
+    mockidp.engine.world_changed()
+
+
 def test_refresh_token_failures(http, mockidp) -> None:
+    revoke_refresh_tokens(mockidp)  # the single-use rows below need Keycloak's revokeRefreshToken on
     first = token(http, {"grant_type": "password", **CLIENT, **AGENT}).json()
     assert_error(refresh(http, ""), 400, "invalid_request", "Missing parameter: refresh_token")
     assert_error(refresh(http, "garbage"), 400, "invalid_grant", "Invalid refresh token")  # seed 001's body

@@ -12,7 +12,7 @@ FIXTURE = BUILTIN_WORLDS / "avaya.toml"
 def test_the_avaya_fixture_loads() -> None:
     world = load_world(FIXTURE)
     realms = {r.account_id: r for r in world.avaya.realms}
-    assert set(realms) == {"demo-account", "eu-account", "suspended-account"}
+    assert set(realms) == {"demo-account", "eu-account", "suspended-account", "master"}
     demo = realms["demo-account"]
     assert (demo.access_token_lifespan, demo.refresh_token_lifespan) == (900, 9000)  # seed 001
     jwt_client = next(c for c in demo.clients if c.client_id == "demo-jwt-client")
