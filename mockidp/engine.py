@@ -247,6 +247,8 @@ class Engine:
             try:
                 if op["op"] == "add":
                     self.change_world(path, functools.partial(world_edit.add, path=path, item=item))
+                elif op["op"] == "section":
+                    self.change_world(path, functools.partial(world_edit.replace_section, name=path, data=item))
                 else:
                     self.change_world(path, functools.partial(world_edit.remove, path=path))
             except ControlError as exc:  # it applied where it was made; here a later change of another process clashed
@@ -256,8 +258,12 @@ class Engine:
         self._world_revision = revision
 
     def world_change(self, section: str, change: Callable[[Any], T]) -> T:
-        """Change one section of the world at runtime (an authority's own edits, e.g. Keycloak's admin API)."""
-        return self.change_world(section, lambda world: change(getattr(world, section)))
+        """Change one section of the world at runtime (an authority's own edits, e.g. Keycloak's admin API). Over a
+        shared store the changed section itself is what other processes replay: an arbitrary edit cannot travel."""
+        result = self.change_world(section, lambda world: change(getattr(world, section)))
+        if self.shared:
+            self._publish_world({"op": "section", "path": section, "item": world_edit.as_json(getattr(self.world, section))})
+        return result
 
     def world_changed(self) -> None:
         self._apply_world()

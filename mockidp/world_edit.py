@@ -55,6 +55,15 @@ def as_json(node: Any) -> Any:
     return dataclasses.asdict(node) if dataclasses.is_dataclass(node) and not isinstance(node, type) else node
 
 
+def replace_section(world: Any, name: str, data: dict[str, Any]) -> None:
+    """Put a whole section, as `as_json` gave it, in place of the world's (what another process changed)."""
+    current = getattr(world, name)
+    try:
+        setattr(world, name, build(type(current), data, "shared world change", name))
+    except WorldError as exc:
+        raise ControlError(str(exc)) from exc
+
+
 def add(world: Any, path: str, item: dict[str, Any]) -> Any:
     """Add (or replace, by its key) one item in a list of `world`, built from JSON as a world file's item is."""
     parent_path, _, field_name = path.strip("/").rpartition("/")

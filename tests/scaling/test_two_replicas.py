@@ -259,3 +259,24 @@ def test_a_ping_for_a_request_taken_on_b_and_approved_through_a_is_delivered_onc
         return found or None
 
     assert [e["status"] for e in eventually(pinged)] == [204]
+
+
+def test_a_client_created_through_as_keycloak_admin_api_authenticates_on_b_and_reset_undoes_it(pair) -> None:
+    """Keycloak's admin REST changes a whole realm section: that changed section is what B replays (issue 21 on 18)."""
+    a, b = pair
+    master = "/avaya/auth/realms/master/protocol/openid-connect/token"
+    with a.http() as http:
+        admin = http.post(master, data={"grant_type": "password", "client_id": "admin-cli", "username": "admin", "password": "admin"})
+        assert admin.status_code == 200, admin.text
+        made = http.post("/avaya/auth/admin/realms/demo-account/clients", headers={"authorization": "Bearer " + admin.json()["access_token"]},
+                         json={"clientId": "admin-made", "secret": "admin-made-secret", "serviceAccountsEnabled": True, "publicClient": False})
+        assert made.status_code == 201, made.text
+    made_cc = {"grant_type": "client_credentials", "client_id": "admin-made", "client_secret": "admin-made-secret"}
+    with b.http() as http:
+        issued = http.post(AVAYA + "/token", data=made_cc)
+        assert issued.status_code == 200, issued.text
+        assert pyjwt.decode(issued.json()["access_token"], options={"verify_signature": False})["azp"] == "admin-made"
+    with b.control() as ctl:
+        ctl.post("/_mockidp/reset", json={})
+    with a.http() as http:
+        assert http.post(AVAYA + "/token", data=made_cc).json()["error"] == "invalid_client"
