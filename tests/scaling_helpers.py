@@ -78,3 +78,12 @@ def eventually(probe: Callable[[], T | None], timeout: float = 5.0) -> T:
         if time.monotonic() > deadline:
             raise AssertionError(f"nothing after {timeout} s")
         time.sleep(0.02)
+
+
+def single_use_refresh(replica: Any, realm: str = "demo-account") -> None:
+    """Turn on the realm's `revoke_refresh_token` (Keycloak's default is off: an old refresh token keeps working)
+    through the replica's control plane, so a refresh token is single use, shared with every process; reset undoes it."""
+    with replica.control() as ctl:
+        current = ctl.get(f"/_mockidp/world/avaya/realms/{realm}").json()
+        changed = ctl.post("/_mockidp/world/avaya/realms", json={**current, "revoke_refresh_token": True})
+    assert changed.status_code in (200, 201), changed.text

@@ -16,7 +16,7 @@ import jwt as pyjwt
 from authlib.integrations.httpx_client import OAuth2Client
 from joserfc import jwt
 from joserfc.jwk import RSAKey
-from scaling_helpers import AVAYA, CIBA, FORWARDED, JWT_BEARER, OG_AUTH, PUBLIC, avaya_code, eventually
+from scaling_helpers import AVAYA, CIBA, FORWARDED, JWT_BEARER, OG_AUTH, PUBLIC, avaya_code, eventually, single_use_refresh
 
 from mockidp.engine import PACKAGE_KEYS
 
@@ -46,6 +46,7 @@ def test_a_code_issued_on_a_is_redeemed_on_b_then_refused_on_a(pair) -> None:
 
 def test_a_refresh_token_rotated_on_b_is_refused_on_a(pair) -> None:
     a, b = pair
+    single_use_refresh(b)
     with a.http() as http:
         refresh = http.post(AVAYA + "/token", data={"grant_type": "client_credentials", **CLIENT}).json()["refresh_token"]
     with b.http() as http:
@@ -202,6 +203,7 @@ def test_fifty_parallel_redemptions_over_both_replicas_have_one_winner(pair) -> 
     code = avaya_code(a)
     got = race([a, b], AVAYA + "/token", data={"grant_type": "authorization_code", "client_id": "demo-spa", "code": code, "redirect_uri": REDIRECT})
     assert got == Counter({(200, ""): 1, (400, "invalid_grant"): 49}), got
+    single_use_refresh(a)
     with b.http() as http:
         refresh = http.post(AVAYA + "/token", data={"grant_type": "client_credentials", **CLIENT}).json()["refresh_token"]
     got = race([a, b], AVAYA + "/token", data={"grant_type": "refresh_token", "refresh_token": refresh, **CLIENT})

@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 import jwt as pyjwt
-from scaling_helpers import AVAYA, Replica
+from scaling_helpers import AVAYA, Replica, single_use_refresh
 
 CLIENT = {"grant_type": "client_credentials", "client_id": "demo-client", "client_secret": "demo-client-secret"}
 
@@ -44,6 +44,7 @@ def test_two_workers_serve_one_port_as_one_mockidp(redis_server: Any, tmp_path: 
         port = int(served.url.rsplit(":", 1)[1])
         certs = {leaf_certificate(port, served.ssl) for _ in range(40)}
         assert len(certs) == 2  # new connections reach both processes (the kernel spreads them: SO_REUSEPORT)
+        single_use_refresh(served)
         tokens, jwks = [], []
         for _ in range(10):  # a fresh connection each: either worker
             with httpx.Client(base_url=served.url, verify=served.ssl) as http:
