@@ -205,11 +205,14 @@ class MockIdpServer:
                 raise
             ssl = {"ssl_certfile": str(self.tls_files.server_pem)}
         for n, sock in enumerate(socks):
+            # proxy_headers off: uvicorn would otherwise take X-Forwarded-For from any loopback peer as the client's
+            # address; whether to trust it is the world's call (`[opengateway] trust_forwarded_for`), and issuers
+            # read X-Forwarded-Proto/-Host themselves (app.external_base).
             # Always httptools (a dependency), never h11, whose 16 KiB limit on a request head would answer a large
             # bearer token with a bare 400 before the authority could judge it. One app per loop: nothing of
             # Starlette's is shared between loops, only the engine.
             config = uvicorn.Config(build_app(self.engine, self.control), http=CorkedHttpToolsProtocol, log_level=self.log_level,
-                                    lifespan="off", access_log=False, timeout_graceful_shutdown=STOP_GRACE, **ssl)  # type: ignore[arg-type]
+                                    lifespan="off", access_log=False, proxy_headers=False, timeout_graceful_shutdown=STOP_GRACE, **ssl)  # type: ignore[arg-type]
             server = _Server(config, threading.Event())
             name = f"mockidp:{self.port}" + (f":{n}" if self.threads > 1 else "")
             self._loops.append((server, threading.Thread(target=self._run, args=(server, sock), name=name, daemon=True)))

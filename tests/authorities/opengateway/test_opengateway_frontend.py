@@ -123,3 +123,12 @@ def test_purpose_is_taken_for_scope_and_the_real_host_serves_the_flow_at_the_roo
     verified = http.post("/apigateway/number-verification/v0/verify", json={"phoneNumber": "+34600000003"},
                          headers={**host, "authorization": "Bearer " + token["access_token"]})
     assert verified.json() == {"devicePhoneNumberVerified": True}
+
+
+def test_an_untrusted_x_forwarded_for_is_ignored_for_the_peer_address(mockidp, http) -> None:
+    """With `trust_forwarded_for = false` the device is the TCP peer (here 127.0.0.1 = +34600000003), whatever the
+    header claims: neither mockidp nor the server under it (uvicorn's proxy_headers) reads it."""
+    mockidp.engine.change_world("opengateway", lambda w: setattr(w.opengateway, "trust_forwarded_for", False))
+    code = redirected(authorize(mockidp, http, xff="203.0.113.9"))["code"]  # would be "Unknown user" if trusted
+    token = exchange(mockidp, http, code).json()["access_token"]
+    assert nv(mockidp, http, token, {"phoneNumber": "+34600000003"}).json() == {"devicePhoneNumberVerified": True}
