@@ -38,6 +38,14 @@ FORM = "grant_type=client_credentials&client_id=demo-client&client_secret=demo-c
 ROWS: list[tuple[str, str, str, str]] = []  # (metric, measured, target, verdict)
 
 
+def print_table() -> None:
+    """Every row so far, as the Markdown table RESULTS.md quotes."""
+    width = max(len(r[0]) for r in ROWS)
+    print("\n| metric | measured | target | |\n|---|---|---|---|")
+    for metric, measured, target, verdict in ROWS:
+        print(f"| {metric.ljust(width)} | {measured} | {target} | {verdict} |")
+
+
 def row(metric: str, measured: str, target: str = "-", met: bool | None = None) -> None:
     ROWS.append((metric, measured, target, "-" if met is None else ("met" if met else "MISSED")))
     print(f"  {metric}: {measured}" + (f"  (target {target}: {'met' if met else 'MISSED'})" if met is not None else ""), flush=True)
@@ -421,10 +429,7 @@ def main() -> None:
     plugin_import.rows(row)
     example_suite()
     rss_after_many(wrk_bin, args.soak_seconds or (20 if args.quick else 120))
-    width = max(len(r[0]) for r in ROWS)
-    print("\n| metric | measured | target | |\n|---|---|---|---|")
-    for metric, measured, target, verdict in ROWS:
-        print(f"| {metric.ljust(width)} | {measured} | {target} | {verdict} |")
+    print_table()
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from run import AVAYA_TOKEN, FORM, HERE, PY, ROWS, ensure_wrk, free_port, machine, raw_sign_rate, row, wait_ready, wrk  # type: ignore[import-not-found]
+from run import AVAYA_TOKEN, FORM, HERE, PY, ensure_wrk, free_port, machine, print_table, raw_sign_rate, row, wait_ready, wrk  # type: ignore[import-not-found]
 
 
 @contextmanager
@@ -118,10 +118,7 @@ def main() -> None:
             memory, one, two = rates["memory store, 1 process"], rates["Redis store, 1 worker"], rates["Redis store, 2 workers"]
             row(f"{alg}: Redis 1 worker / memory", f"{one / memory:.2f}x ({1000 / one - 1000 / memory:+.3f} ms per token)", "≥ 0.90x (issue 18)", one / memory >= 0.9)
             row(f"{alg}: Redis 2 workers / 1 worker", f"{two / one:.2f}x", "≥ 1.7x (issue 18)", two / one >= 1.7)
-    width = max(len(r[0]) for r in ROWS)
-    print("\n| metric | measured | target | |\n|---|---|---|---|")
-    for metric, measured, target, verdict in ROWS:
-        print(f"| {metric.ljust(width)} | {measured} | {target} | {verdict} |")
+    print_table()
 
 
 if __name__ == "__main__":
