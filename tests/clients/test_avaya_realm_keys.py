@@ -160,3 +160,19 @@ def test_a_world_file_table_signs_with_its_inline_pem_key(mockidp, http) -> None
     assert jwks[0] == jwks[1] and jwks[0]["keys"][0]["kid"] == expected_kid(key)
     cert = x509.load_der_x509_certificate(base64.b64decode(jwks[0]["keys"][0]["x5c"][0]))
     assert cert.public_key() == key.public_key() and cert.subject.rfc4514_string() == "CN=keyed"
+
+
+def test_the_admin_api_creates_a_realm_with_its_exported_key(mockidp) -> None:
+    """`POST admin/realms` takes a whole RealmRepresentation, keys included (python-keycloak's create_realm)."""
+    from keycloak import KeycloakAdmin
+    from keycloak.exceptions import KeycloakError
+
+    key, other = (rsa.generate_private_key(public_exponent=65537, key_size=2048) for _ in range(2))
+    admin = KeycloakAdmin(server_url=mockidp.base("avaya") + "/auth/", realm_name="master", username="admin", password="admin",
+                          user_realm_name="master", verify=mockidp.ca_bundle)
+    admin.create_realm(with_keys([component("rsa-generated", "rsa-generated", privateKey=der_b64(key))]))
+    assert pyjwt.get_unverified_header(token_of(mockidp))["kid"] == expected_kid(key)
+    with pytest.raises(KeycloakError) as refused:  # a certificate of another key: refused, nothing created
+        admin.create_realm(with_keys([component("rsa", "rsa", privateKey=der_b64(key), certificate=certificate_b64(other))], realm="other-shop"))
+    assert refused.value.response_code == 400 and b"the certificate is not of the signing key" in (refused.value.response_body or b"")
+    assert "other-shop" not in {r["realm"] for r in admin.get_realms()}
