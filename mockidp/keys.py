@@ -71,13 +71,15 @@ class SigningKey:
     x5t_s256: str
 
     @classmethod
-    def from_objects(cls, private: PrivateKey, cert: x509.Certificate, alg: str, kid_style: str = "thumbprint") -> SigningKey:
+    def from_objects(cls, private: PrivateKey, cert: x509.Certificate, alg: str, kid_style: str = "thumbprint",
+                     kid: str | None = None) -> SigningKey:
+        """`kid`: the key id an emulated provider gives this key (e.g. Keycloak's for an imported realm key)."""
         jwk = RSAKey.import_key(private) if isinstance(private, rsa.RSAPrivateKey) else ECKey.import_key(private)
         if jwk.key_type != KEY_TYPES[alg]:
             raise ValueError(f"a {jwk.key_type} key cannot sign {alg}")
         der = cert.public_bytes(serialization.Encoding.DER)
         x5t, x5t_s256 = thumbprints(der)
-        kid = x5t if kid_style == "x5t" else jwk.thumbprint()
+        kid = kid or (x5t if kid_style == "x5t" else jwk.thumbprint())
         return cls(kid=kid, alg=alg, jwk=jwk, cert_der=der, x5t=x5t, x5t_s256=x5t_s256)
 
     @classmethod
@@ -191,21 +193,32 @@ class KeyStore:
         self.store = store if store is not None and getattr(store, "shared", False) else None
         self.revision = ""  # the store's key revision this process has loaded
         self._parsed: dict[str, SigningKey] = {}  # keys read from the store, by their stored text (parsing is slow)
+        self._given: dict[tuple[str, str], str] = {}  # the kid of the world-given key each set started from
 
-    def keyset(self, name: str, alg: str = "RS256", kid_style: str = "thumbprint") -> KeySet:
+    def keyset(self, name: str, alg: str = "RS256", kid_style: str = "thumbprint", given: SigningKey | None = None) -> KeySet:
+        """The key set `name`; `given`: a key the world holds (e.g. an imported Keycloak realm's), which the set then
+        starts from instead of a development key. Every process has the same world, so the same given key: a
+        shared store needs nothing more, and a set whose given key changed (or went) is built anew."""
         if alg not in KEY_TYPES:
             raise ValueError(f"unsupported signing algorithm {alg!r}; choose one of {sorted(KEY_TYPES)}")
+        if given is not None and given.alg != alg:
+            raise ValueError(f"key set {name}: the given key signs {given.alg}, not {alg}")
+        want = given.kid if given is not None else None
         ks = self._sets.get((name, alg))
-        if ks is not None:  # the common case without the lock, which a key being generated may hold for a while
+        if ks is not None and self._given.get((name, alg)) == want:  # the common case without the lock
             return ks
         with self._lock:
             ks = self._sets.get((name, alg))
-            if ks is None:
-                ks = KeySet(name, [self._load_or_create(name, alg, kid_style)], kid_style)
+            if ks is None or self._given.get((name, alg)) != want:
+                ks = KeySet(name, [given or self._load_or_create(name, alg, kid_style)], kid_style)
                 if self.store is not None:
                     ks.on_change = self._publish
                     self._adopt(ks, alg, self.store.get("keys", f"{name}/{alg}", 0))
                 self._sets[(name, alg)] = ks
+                if want is None:
+                    self._given.pop((name, alg), None)
+                else:
+                    self._given[(name, alg)] = want
             return ks
 
     def all(self) -> list[KeySet]:
@@ -234,7 +247,8 @@ class KeyStore:
     # --- a shared store ------------------------------------------------------------------------------------
     def _publish(self, ks: KeySet) -> None:
         assert self.store is not None
-        self.store.put("keys", f"{ks.name}/{ks.active.alg}", {"published": [key_record(k) for k in ks.published]})
+        self.store.put("keys", f"{ks.name}/{ks.active.alg}", {"published": [key_record(k) for k in ks.published],
+                                                          "start": ks._initial[0].kid})
         self.revision = uuid.uuid4().hex
         self.store.put("control", "keys", {"rev": self.revision})
 
@@ -245,11 +259,14 @@ class KeyStore:
             private = serialization.load_pem_private_key(record["pem"].encode(), None, unsafe_skip_rsa_key_validation=True)
             assert isinstance(private, (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey))
             cert = x509.load_der_x509_certificate(base64.b64decode(record["cert"]))
-            key = self._parsed[text] = SigningKey.from_objects(private, cert, record["alg"], record["kid_style"])
+            key = self._parsed[text] = SigningKey.from_objects(private, cert, record["alg"], record["kid_style"], record.get("kid"))
         return key
 
     def _adopt(self, ks: KeySet, alg: str, record: dict[str, Any] | None) -> None:
-        ks.published = [self._parse(r) for r in record["published"]] if record else list(ks._initial)
+        """The published keys the store holds, unless they grew from another starting key (a world-given key changed)."""
+        start = ks._initial[0].kid
+        ours = record is not None and record.get("start", start) == start
+        ks.published = [self._parse(r) for r in record["published"]] if record and ours else list(ks._initial)
 
     def load_shared(self, revision: str) -> None:
         """Take the key sets the store holds (after another process rotated or retired, or a reset)."""
@@ -264,7 +281,7 @@ def key_record(key: SigningKey) -> dict[str, Any]:
     """A signing key as the store keeps it (development keys only: mockidp signs with nothing else)."""
     pem = key.private_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     return {"pem": pem.decode(), "cert": base64.b64encode(key.cert_der).decode(), "alg": key.alg,
-            "kid_style": "x5t" if key.kid == key.x5t else "thumbprint"}
+            "kid_style": "x5t" if key.kid == key.x5t else "thumbprint", "kid": key.kid}
 
 
 def load_signing_key(key_path: Path, crt_path: Path, alg: str, kid_style: str = "thumbprint") -> SigningKey:

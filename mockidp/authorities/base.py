@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from mockidp.errors import OAuthError
-from mockidp.keys import KeySet
+from mockidp.keys import KeySet, SigningKey
 from mockidp.request import Reply, Request
 from mockidp.tokens import sign
 from mockidp.types import Services
@@ -87,8 +87,8 @@ class Authority:
         return False
 
     # --- shared helpers ---------------------------------------------------------------------------
-    def keyset(self, issuer_id: str, alg: str = "RS256", kid_style: str = "thumbprint") -> KeySet:
-        return self.services.keys.keyset(f"{self.name}-{issuer_id}", alg, kid_style)
+    def keyset(self, issuer_id: str, alg: str = "RS256", kid_style: str = "thumbprint", given: SigningKey | None = None) -> KeySet:
+        return self.services.keys.keyset(f"{self.name}-{issuer_id}", alg, kid_style, given)
 
     def default_base(self) -> str:
         """The base URL outside of a request (CLI minting, the plugin): the engine's, plus the prefix."""

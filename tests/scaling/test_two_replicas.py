@@ -4,6 +4,8 @@ httpx for the rest."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import threading
 import time
 import uuid
@@ -154,6 +156,44 @@ def test_a_key_rotated_through_a_is_in_bs_jwks_and_bs_tokens_verify_with_as(pair
         ctl.post("/_mockidp/reset", json={})
     with a.http() as http:
         assert rotated["active"] not in [k["kid"] for k in http.get(AVAYA + "/certs").json()["keys"]]  # reset through B
+
+
+def test_a_realm_imported_with_its_key_through_a_signs_with_that_key_on_b(pair) -> None:
+    """The export's key (generated here, test-only) is the world's: both replicas publish one JWKS with Keycloak's kid,
+    and a rotation through B keeps the imported key published on A."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    a, b = pair
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    der = key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    spki = key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    kid = base64.urlsafe_b64encode(hashlib.sha256(spki).digest()).rstrip(b"=").decode()  # Keycloak's KeyUtils.createKeyId
+    export = {"realm": "keyed", "clients": [{"clientId": "svc", "secret": "svc-secret", "serviceAccountsEnabled": True}],
+              "components": {"org.keycloak.keys.KeyProvider": [
+                  {"name": "rsa-generated", "providerId": "rsa-generated", "config": {"priority": ["100"], "privateKey": [base64.b64encode(der).decode()]}}]}}
+    with a.control() as ctl:
+        assert ctl.post("/_mockidp/world/avaya/realms", json=export).status_code == 201
+    keyed = "/avaya/auth/realms/keyed/protocol/openid-connect"
+    svc = {"grant_type": "client_credentials", "client_id": "svc", "client_secret": "svc-secret"}
+
+    def token_on_b() -> str | None:
+        with b.http() as http:
+            answer = http.post(keyed + "/token", data=svc)
+        return str(answer.json()["access_token"]) if answer.status_code == 200 else None
+
+    token = eventually(token_on_b)
+    assert pyjwt.get_unverified_header(token)["kid"] == kid
+    assert pyjwt.decode(token, key.public_key(), algorithms=["RS256"], options={"verify_aud": False})["azp"] == "svc"
+    with a.http() as http_a, b.http() as http_b:
+        assert http_a.get(keyed + "/certs").json() == http_b.get(keyed + "/certs").json()
+    with b.control() as ctl:
+        rotated = ctl.post("/_mockidp/keys/avaya/rotate", json={"issuer": "keyed"})
+    assert rotated.status_code == 200, rotated.text
+    with a.http() as http_a, b.http() as http_b:
+        jwks = http_a.get(keyed + "/certs").json()
+        assert jwks == http_b.get(keyed + "/certs").json()
+    assert [k["kid"] for k in jwks["keys"]] == [rotated.json()["active"], kid]
 
 
 def test_as_journal_lists_bs_requests_in_one_sequence(pair) -> None:

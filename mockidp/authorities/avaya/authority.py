@@ -56,7 +56,7 @@ class Avaya(Authority):
         return [f"{region}.cc.avayacloud.com" for region in self.alias_regions]
 
     def load(self) -> None:
-        self.realms = {r.account_id: Realm(r, partial(self.keyset, f"realm-{r.account_id}", r.alg)) for r in self.config.realms}
+        self.realms = {r.account_id: Realm(r, partial(self.keyset, f"realm-{r.account_id}", r.alg, "thumbprint")) for r in self.config.realms}
         self.tokens = AvayaTokens(self.services, self.planned_claims, self.default_base)
 
     def issuers(self) -> list[Issuer]:

@@ -10,15 +10,16 @@ from functools import cached_property
 
 from mockidp.authorities.avaya import passwords
 from mockidp.authorities.avaya.errors import kc_error
+from mockidp.authorities.avaya.realm_keys import realm_signing_key
 from mockidp.authorities.avaya.world import AvayaClient, AvayaRealm, AvayaUser
-from mockidp.keys import KeySet
+from mockidp.keys import KeySet, SigningKey
 from mockidp.oauth.assertions import ClientKey
 
 
 class Realm:
     """One account's realm at runtime: its config, lookup tables and (lazily loaded) keys."""
 
-    def __init__(self, config: AvayaRealm, keys: Callable[[], KeySet]) -> None:
+    def __init__(self, config: AvayaRealm, keys: Callable[[SigningKey | None], KeySet]) -> None:
         self.config = config
         self.name = config.account_id
         self._keys = keys
@@ -35,7 +36,13 @@ class Realm:
     @property
     def keyset(self) -> KeySet:
         """Loaded on first use: a realm nobody calls costs no key load."""
-        return self._keys()
+        return self._keys(self.signing_key)
+
+    @cached_property
+    def signing_key(self) -> SigningKey | None:
+        """The realm's own key (world `signing_key`, e.g. from a realm export), read once; None: a development key."""
+        c = self.config
+        return realm_signing_key(c.signing_key, c.signing_certificate, c.alg, c.account_id, "realm") if c.signing_key else None
 
     @cached_property
     def refresh_secret(self) -> bytes:

@@ -11,6 +11,7 @@ from typing import Any
 
 from mockidp.authorities.avaya.errors import RepresentationError
 from mockidp.authorities.avaya.from_keycloak import client_from_rep, listed, mapped, user_from_rep
+from mockidp.authorities.avaya.realm_keys import export_signing_key
 
 # RealmRepresentation fields mapped to AvayaRealm fields (seconds); Keycloak 26's defaults where a field is absent.
 LIFESPANS = {"accessTokenLifespan": ("access_token_lifespan", 300), "accessCodeLifespan": ("code_lifespan", 60)}
@@ -74,9 +75,10 @@ def realm_from_export(rep: Any, ignored: list[str]) -> dict[str, Any]:
             service_account_roles(item["clients"], user, ignored, f"users[{n}]")
             continue
         item["users"].append(user_from_rep(user, None, ignored, f"users[{n}]"))
-    keys = mapped(rep.get("components")).get("org.keycloak.keys.KeyProvider") if isinstance(rep.get("components"), dict) else None
-    if keys:
-        ignored.append("components.KeyProvider: the realm's exported keys (mockidp signs with its own development keys)")
+    # The realm's exported signing key (a full export has its private key; a partial export has none, and mockidp
+    # then signs with its own development key): the other key providers are listed as ignored.
+    keys = listed(mapped(rep.get("components")).get("org.keycloak.keys.KeyProvider"))
+    item.update(export_signing_key(keys, item.get("alg", "RS256"), ignored) or {})
     for key in sorted(set(rep) - set(LIFESPANS) - QUIET - {
             "realm", "enabled", "displayName", "clientSessionIdleTimeout", "ssoSessionIdleTimeout", "revokeRefreshToken",
             "refreshTokenMaxReuse", "defaultSignatureAlgorithm", "attributes", "oauth2DeviceCodeLifespan",

@@ -113,6 +113,10 @@ class AvayaRealm:
     # RFC 8628 (Keycloak's OAuth2DeviceConfig defaults): device code lifespan and polling interval, in seconds
     device_code_lifespan: int = 600
     device_polling_interval: int = 5
+    # The realm's own signing key (development only), as a realm export's key provider carries it: inline PEM or
+    # base64 DER text, never a path. None: a development key of mockidp's. The kid is Keycloak's (realm_keys.py).
+    signing_key: str | None = None
+    signing_certificate: str | None = None  # its certificate (PEM or base64 DER); None: a self-signed one
 
 
 @dataclass
@@ -150,6 +154,12 @@ class AvayaWorld:
             seen.add(realm.account_id)
             if realm.refresh_token_max_reuse < 0:
                 raise ValueError(f"avaya.realms[{r}].refresh_token_max_reuse: must be 0 or more")
+            if realm.signing_certificate and not realm.signing_key:
+                raise ValueError(f"avaya.realms[{r}].signing_certificate: needs the realm's signing_key")
+            if realm.signing_key:
+                from mockidp.authorities.avaya.realm_keys import realm_signing_key
+
+                realm_signing_key(realm.signing_key, realm.signing_certificate, realm.alg, realm.account_id, f"avaya.realms[{r}]")
             scope_names = {*BUILTIN_SCOPES, *(s.name for s in realm.scopes)}
             ids: set[str] = set()
             for c, client in enumerate(realm.clients):
