@@ -49,8 +49,12 @@ class Grants:
             if spent is not None:
                 self.end_family(spent["family"], now)
             return None
+        # The family is judged before the spent mark is written: a concurrent second redemption that sees the mark
+        # ends the family (a replay), and must not be able to do so between this taker's take and its own check,
+        # or nobody wins (issue 18: 50 redemptions over two processes, exactly one success).
+        alive = self.family(record["family"], now) is not None
         self.store.put(spent_kind, token, {"family": record["family"]}, max(float(record["expires_at"]), now) + 3600)
-        return record if self.family(record["family"], now) is not None else None
+        return record if alive else None
 
     def peek(self, what: str, token: str, now: float) -> dict[str, Any] | None:
         return self.store.get(f"{self.prefix}-{what}", token, now)
