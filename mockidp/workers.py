@@ -73,13 +73,6 @@ def _worker(args: argparse.Namespace, ready: Any, serve: Callable[[argparse.Name
     os._exit(serve(args))
 
 
-def exit_on_sigterm() -> None:
-    def leave(signum: int, frame: Any) -> None:
-        raise SystemExit(0)
-
-    signal.signal(signal.SIGTERM, leave)
-
-
 def stop(procs: list[Any]) -> None:
     for proc in procs:
         if proc.is_alive():

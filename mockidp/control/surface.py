@@ -262,19 +262,24 @@ class Control:
         flow = device.DeviceFlow(self.engine, found["authority"])
         try:
             if action == "deny":
-                decided = dict(flow.deny(user_code))
-            else:
-                finder: device.UserFinder = self.engine.authority(found["authority"]).capabilities()[device.USERS]
-                decided = dict(flow.approve(user_code, finder(user, found)))
-            self._note(f"device {action}", user_code=user_code, user=user)
-            return decided
-        except device.UnknownUserCode as exc:
-            raise ControlError(str(exc), 404) from exc
+                return dict(flow.deny(user_code))
+            finder: device.UserFinder = self.engine.authority(found["authority"]).capabilities()[device.USERS]
         except KeyError:
             raise ControlError(f"authority {found['authority']!r} does not offer device approval", 404) from None
+        except device.UnknownUserCode as exc:
+            raise ControlError(str(exc), 404) from exc
+        except ValueError as exc:  # no longer pending
+            raise ControlError(str(exc), 409) from exc
+        try:
+            username = finder(user, found)
+        except ValueError as exc:  # no such user in that realm or tenant
+            raise ControlError(str(exc)) from exc
+        try:
+            return dict(flow.approve(user_code, username))
+        except device.UnknownUserCode as exc:
+            raise ControlError(str(exc), 404) from exc
         except ValueError as exc:
-            status = 409 if found["state"] != device.PENDING or "pending" in str(exc) else 400
-            raise ControlError(str(exc), status) from exc
+            raise ControlError(str(exc), 409) from exc
 
     # --- forged tokens ------------------------------------------------------------------------------------
     def forge(self, authority: str, claims: dict[str, Any] | None = None, issuer: str | None = None, variant: str = "valid", base: str | None = None) -> str:

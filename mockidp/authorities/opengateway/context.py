@@ -11,11 +11,8 @@ from mockidp.oauth import ciba
 from mockidp.types import Services
 
 
-class DeliveryContext(Protocol):
-    """Ping / push delivery (delivery.py): the apps' endpoints, the tokens to push, where attempts are journalled."""
-
-    @property
-    def name(self) -> str: ...
+class GatewayContext(Protocol):
+    """What every helper of the gateway reads: its services, its world section and apps, its clock."""
 
     @property
     def services(self) -> Services: ...
@@ -29,30 +26,25 @@ class DeliveryContext(Protocol):
     @property
     def now(self) -> float: ...
 
+
+class DeliveryContext(GatewayContext, Protocol):
+    """Ping / push delivery (delivery.py): the apps' endpoints, the tokens to push, where attempts are journalled."""
+
+    @property
+    def name(self) -> str: ...
+
     def issue(self, rec: ciba.Record, base: str) -> dict[str, Any]: ...
 
 
-class FrontendContext(Protocol):
+class FrontendContext(GatewayContext, Protocol):
     """The frontend flow (frontend.py): the apps and their subscriptions, the subscribers and their consent, the
     store for codes and pending consent, and the gateway's token signing."""
-
-    @property
-    def services(self) -> Services: ...
-
-    @property
-    def config(self) -> OpenGatewayWorld: ...
-
-    @property
-    def apps(self) -> Mapping[str, OgApp]: ...
 
     @property
     def subscriptions(self) -> Mapping[str, list[ciba.Purpose]]: ...
 
     @property
     def subscribers(self) -> list[tuple[ciba.LoginHint, OgSubscriber]]: ...
-
-    @property
-    def now(self) -> float: ...
 
     def rule_for(self, sub: OgSubscriber, purpose: ciba.Purpose) -> dict[str, Any]: ...
 
