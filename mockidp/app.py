@@ -337,6 +337,7 @@ def build_app(engine: Engine, control: ControlSettings | None = None) -> ASGIApp
     from mockidp.control.routes import control_routes
 
     async def healthz(request: StarletteRequest) -> Response:
+        engine.store.ping()  # a shared store that hangs or is away: 503, so a load balancer fails over
         return JSONResponse({"status": "ok"})
 
     endpoints = EndpointRouter(engine)

@@ -14,10 +14,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from mockidp import world_edit
+from mockidp import journal, world_edit
 from mockidp.authorities.base import Authority
 from mockidp.claims import ClaimsPlan
-from mockidp.clock import Clock
+from mockidp.clock import CONTROL, Clock
 from mockidp.faults import FaultPlan
 from mockidp.journal import Journal
 from mockidp.keys import KeyStore
@@ -88,7 +88,13 @@ class Engine:
         self.claims = ClaimsPlan(self.store)
         # tracebacks of unhandled exceptions: a test suite fails on any
         self.server_errors: list[str] | SharedLog = SharedLog(self.store) if self.shared else []
+        # What every request reads of a shared store before it is handled: the clock and the world and key revisions,
+        # and both plans (their items are consumed atomically, in the store, only when one matches).
+        self.control_kinds = [CONTROL, self.faults.kind, self.claims.kind]
+        if self.shared:
+            self.store.watch(self.control_kinds, [journal.KIND])
         self._world_revision = ""  # the shared store's world revision this process serves
+        self._synced: object = None  # the store's read that begin_request last took
         self._world_base = self.loaded_world  # what shared world changes apply to: the loaded world, or use_world's
         self._base_url = base_url
         self.authorities: dict[str, Authority] = {
@@ -214,7 +220,9 @@ class Engine:
         clock, world and key revisions, the fault and claims plans). Nothing to do over a memory store."""
         if not self.shared:
             return
-        read = self.store.begin(["control", self.faults.kind, self.claims.kind], self.clock.now())
+        read = self.store.begin(self.control_kinds, self.clock.now())
+        if read is self._synced:
+            return  # the same read as last time: nothing changed since this process took it
         control = read["control"]
         self.clock.load(control.get("clock"))
         world = str((control.get("world") or {}).get("rev", ""))
@@ -223,6 +231,7 @@ class Engine:
         keys = str((control.get("keys") or {}).get("rev", ""))
         if keys != self.keys.revision:
             self.keys.load_shared(keys)
+        self._synced = read
 
     def end_request(self) -> None:
         if self.shared:

@@ -88,16 +88,16 @@ redis.call('SADD', KEYS[2], ARGV[3])
 """
 
 # Numbered entries of a bounded log, one sequence for every process. KEYS: list, sequence, kinds set.
-# ARGV: maxlen, kind, entries (JSON objects without "seq": it is put first).
+# ARGV: maxlen, kind, count, the entries (JSON objects without "seq": it is put first) joined by newlines.
 APPEND_NUMBERED = """
-local n = #ARGV - 2
-local last = redis.call('INCRBY', KEYS[2], n)
-for i = 3, #ARGV do
-  local body = ARGV[i]
+local n = tonumber(ARGV[3])
+local seq = redis.call('INCRBY', KEYS[2], n) - n
+for body in string.gmatch(ARGV[4], '[^\\n]+') do
+  seq = seq + 1
   local rest = string.sub(body, 2)
   local sep = ','
   if rest == '}' then sep = '' end
-  redis.call('RPUSH', KEYS[1], '{"seq":' .. (last - n + i - 2) .. sep .. rest)
+  redis.call('RPUSH', KEYS[1], '{"seq":' .. seq .. sep .. rest)
 end
 redis.call('LTRIM', KEYS[1], -tonumber(ARGV[1]), -1)
 redis.call('SADD', KEYS[3], ARGV[2])

@@ -36,6 +36,7 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from mockidp.redis_changes import ChangeFeed
 from mockidp.redis_scripts import APPEND, APPEND_NUMBERED, CLEAR, CONSUME, LOCK_READ, PUT, READ_MANY, SETDEFAULT, SWEEP, TAKE, WRITE_UNLOCK
 from mockidp.store import DURABLE, Record, StoreUnavailable
 
@@ -43,7 +44,7 @@ GC_SECONDS = 7 * 86400  # a kind's hash outlives its last write by this: GC only
 LOCK_MS = 5000  # an update's lock frees itself if its holder dies
 LOCK_WAIT = 2.0  # seconds an update waits for another's lock before the request gets a 503
 SWEEP_EVERY = 4096  # writes between two sweeps of one kind
-LINGER = 0.002  # seconds the journal's sender waits for more entries before one round trip sends them all
+LINGER = 0.025  # seconds the journal's sender waits for more entries before one round trip sends them all
 TIMEOUT = 2.0  # socket timeouts: a Redis that hangs costs a request this much, then a 503
 
 
@@ -86,13 +87,18 @@ class RedisStore:
                           "sweep": SWEEP, "read": READ_MANY}.items()}
         self._writes = 0
         self._cursors: dict[str, int] = {}
-        self._pending: list[tuple[str, bytes, int]] = []  # journal entries not yet sent
+        self._pending: list[tuple[str, Record, int]] = []  # journal entries not yet sent
         self._cond = threading.Condition()
         self._flusher: threading.Thread | None = None
         self._lost = 0  # log entries dropped while Redis was away
         self._urgent = 0  # readers waiting for the queue: no lingering then
         # A request's view of the kinds begin() read: per store and per context (each request is its own task).
         self._scope: contextvars.ContextVar[dict[str, dict[str, Record]] | None] = contextvars.ContextVar(f"mockidp-store-{id(self)}", default=None)
+        # The watched kinds' last read, reused by begin() until a change is announced (`_generation` moves): see watch().
+        self._watched: set[str] = set()
+        self._numbered: set[str] = set()
+        self._view: tuple[int, tuple[str, ...], list[Any], dict[str, dict[str, Record]] | None] | None = None
+        self.changes = ChangeFeed(self.redis, self.prefix, self.flush, self._errors)
 
     def __repr__(self) -> str:
         return f"RedisStore({self.url!r}, prefix={self.prefix!r})"
@@ -136,6 +142,7 @@ class RedisStore:
     def put(self, kind: str, key: str, value: Record, expires_at: float | None = None) -> None:
         self._run("put", [self._kv(kind), f"{self.prefix}:kinds"], [key, _encode(value, expires_at), GC_SECONDS, kind])
         self._forget(kind)
+        self._changed(kind)
 
     def get(self, kind: str, key: str, now: float) -> Record | None:
         with self._errors():
@@ -145,12 +152,16 @@ class RedisStore:
     def take(self, kind: str, key: str, now: float) -> Record | None:
         raw = self._run("take", [self._kv(kind)], [key])
         self._wrote(kind, now)
+        if raw is not None:
+            self._changed(kind)
         return None if raw is None else _decode(raw, now)
 
     def add_once(self, kind: str, key: str, expires_at: float | None, now: float) -> bool:
         won = bool(self._run("setdefault", [self._kv(kind), f"{self.prefix}:kinds"],
                              [key, _encode({}, expires_at), GC_SECONDS, kind, repr(now), 1]))
         self._wrote(kind, now)
+        if won:
+            self._changed(kind)
         return won
 
     def update(self, kind: str, key: str, now: float, change: Callable[[Record], Record | None]) -> Record | None:
@@ -176,6 +187,7 @@ class RedisStore:
             raise
         self._run("write", [self._kv(kind), lock], [key, token, "del" if new is None else "set", raw])
         self._forget(kind)
+        self._changed(kind)
         return new
 
     def items(self, kind: str, now: float) -> dict[str, Record]:
@@ -201,12 +213,25 @@ class RedisStore:
         return out
 
     def begin(self, kinds: list[str], now: float) -> dict[str, dict[str, Record]]:
-        """One read of several kinds (one script call); items() answers them from it until end() (a request's view of the
-        control state: fault and claims plans; consuming one is still atomic in Redis)."""
-        keys = [k for kind in kinds for k in (self._kv(kind), f"{self.prefix}:used:{kind}")]
-        flat = self._run("read", keys, [])
-        replies = [dict(zip(r[::2], r[1::2], strict=True)) for r in flat]
-        read = {kind: self._items(replies[2 * i], replies[2 * i + 1], now) for i, kind in enumerate(kinds)}
+        """One read of several kinds; items() answers them from it until end() (a request's view of the control
+        state: fault and claims plans; consuming one is still atomic in Redis). Watched kinds are read again only
+        after a change was announced: a request in the steady state makes no round trip at all."""
+        generation, listening, view, key = self.changes.generation, self.changes.listening, self._view, tuple(kinds)
+        if listening and view is not None and view[0] == generation and view[1] == key:
+            replies, decoded = view[2], view[3]
+        else:
+            if not listening:
+                self.changes.start()
+            keys = [k for kind in kinds for k in (self._kv(kind), f"{self.prefix}:used:{kind}")]
+            flat = self._run("read", keys, [])
+            replies = [dict(zip(r[::2], r[1::2], strict=True)) for r in flat]
+            # Items without an expiry (the usual control state) read the same at any `now`: decoded once.
+            timeless = all(v.startswith(b"|") for reply in replies[::2] for v in reply.values())
+            decoded = {kind: self._items(replies[2 * i], replies[2 * i + 1], now) for i, kind in enumerate(kinds)} if timeless else None
+            if listening and self._watched.issuperset(kinds):
+                self._view = (generation, key, replies, decoded)  # stale as soon as the feed's generation moves on
+        # The same read while nothing changed (the caller may skip what it did with it last time): read, never change it.
+        read = decoded if decoded is not None else {kind: self._items(replies[2 * i], replies[2 * i + 1], now) for i, kind in enumerate(kinds)}
         self._scope.set(dict(read))
         return read
 
@@ -220,21 +245,29 @@ class RedisStore:
         self._run("append", [self._logkey(kind), f"{self.prefix}:kinds"], [orjson.dumps(value), maxlen, kind])
 
     def log(self, kind: str) -> list[Record]:
-        self.flush()
+        if kind in self._numbered:
+            self._announce_flush()  # every process sends its queued entries first: the log is whole when read
+        else:
+            self.flush()
         with self._errors():
             return [orjson.loads(v) for v in self.redis.lrange(self._logkey(kind), 0, -1)]
 
     def clear(self, kind: str | None = None) -> None:
-        self.flush()
+        if kind is None or kind in self._numbered:
+            self._announce_flush()  # no process's queued entry may land in the log after it was cleared
+        else:
+            self.flush()
         self._forget(kind)
         if kind is None:
             self._run("clear", [f"{self.prefix}:kinds"], [self.prefix, DURABLE])
         else:
             with self._errors():
                 self.redis.delete(self._kv(kind), self._logkey(kind), f"{self.prefix}:used:{kind}")
+        self._changed(kind)
 
     def setdefault(self, kind: str, key: str, value: Record) -> Record:
         raw = self._run("setdefault", [self._kv(kind), f"{self.prefix}:kinds"], [key, _encode(value, None), GC_SECONDS, kind, "", 0])
+        self._changed(kind)
         kept = _decode(raw, None)
         assert kept is not None
         return kept
@@ -242,6 +275,7 @@ class RedisStore:
     def consume(self, kind: str, key: str) -> Record | None:
         got = self._run("consume", [self._kv(kind), f"{self.prefix}:used:{kind}"], [key])
         self._forget(kind)
+        self._changed(kind)
         if got is None:
             return None
         item = _decode(got[0], None)
@@ -253,31 +287,53 @@ class RedisStore:
         with self._errors():
             return int(self.redis.hincrby(f"{self.prefix}:ctr", f"{kind}:{key}", 1))
 
+    # --- the watched kinds: one read, reused until another process announces a change ----------------------
+    def watch(self, kinds: list[str], numbered: list[str]) -> None:
+        """`kinds` (the control state every request reads: the clock and revisions, the plans) are read by begin()
+        once and reused until a change is announced; `numbered` logs (the journal) are whole when read.
+
+        Every write to a watched kind is announced on the prefix's channel (PUBLISH), and the writer waits until
+        every subscribed process has acknowledged it (each one's listener thread marks its view stale, sends its
+        queued journal entries, then answers): when a control call through A returns, B's next request reads afresh.
+        A process that is not subscribed (starting, or Redis away) reads on every request, as before; one that
+        hangs is waited for at most redis_changes.ACK_WAIT."""
+        self._watched.update(kinds)
+        self._numbered.update(numbered)
+        self.changes.start()
+
+    def _changed(self, kind: str | None) -> None:
+        if kind is None or kind in self._watched:
+            self.changes.announce(b"change")
+
+    def _announce_flush(self) -> None:
+        self.changes.announce(b"flush")
+        self.flush()  # ours, should our listener not be subscribed yet
+
     # --- the journal's batched writes --------------------------------------------------------------------
     def append_numbered(self, kind: str, value: Record, maxlen: int) -> None:
         """Queued: a background thread sends the queue in one script call, which numbers the entries from the
         log's sequence. The token path pays no round trip; `log()` and `clear()` send what is queued first."""
         entry = dict(value)
         entry.pop("seq", None)
-        with self._cond:
-            self._pending.append((kind, orjson.dumps(entry), maxlen))
+        with self._cond:  # encoded by the sender: a batch's short-lived buffers cost less than one kept per entry
+            self._pending.append((kind, entry, maxlen))
             if len(self._pending) > 10 * max(maxlen, 1):  # Redis away for long: keep the newest, as the log would
                 self._lost += len(self._pending) - 10 * maxlen
                 del self._pending[: len(self._pending) - 10 * maxlen]
-            if self._flusher is None or not self._flusher.is_alive():
+            if self._flusher is None:
                 self._flusher = threading.Thread(target=self._flush_loop, name="mockidp-journal", daemon=True)
                 self._flusher.start()
-            self._cond.notify_all()
+            elif len(self._pending) == 1:
+                self._cond.notify_all()  # the sender waits for a first entry; later ones join its lingering batch
 
     def _flush_loop(self) -> None:
         while True:
             with self._cond:
                 while not self._pending:
                     self._cond.wait()
-                urgent = self._urgent
-            if not urgent:  # under load, gather what the next moment brings: one round trip for many entries
-                time.sleep(LINGER)
-            with self._cond:
+                # Under load, gather what the next moment brings (one round trip for many entries), unless a
+                # reader waits for the queue (flush() notifies).
+                self._cond.wait_for(lambda: self._urgent > 0, LINGER)
                 batch = list(self._pending)
             try:
                 self._send(batch)
@@ -288,12 +344,18 @@ class RedisStore:
                 del self._pending[: len(batch)]
                 self._cond.notify_all()
 
-    def _send(self, batch: list[tuple[str, bytes, int]]) -> None:
-        by_kind: dict[tuple[str, int], list[bytes]] = {}
-        for kind, body, maxlen in batch:
-            by_kind.setdefault((kind, maxlen), []).append(body)
-        for (kind, maxlen), bodies in by_kind.items():  # one EVALSHA per kind (the journal: one in all)
-            self._run("numbered", [self._logkey(kind), f"{self.prefix}:seq:{kind}", f"{self.prefix}:kinds"], [maxlen, kind, *bodies])
+    def _send(self, batch: list[tuple[str, Record, int]]) -> None:
+        by_kind: dict[tuple[str, int], tuple[bytearray, list[int]]] = {}
+        for kind, entry, maxlen in batch:
+            # One argument for all, the entries joined by newlines (orjson escapes control characters, so no entry
+            # holds one); each encoding is freed at once, so its memory serves the next.
+            joined, count = by_kind.setdefault((kind, maxlen), (bytearray(), [0]))
+            joined += orjson.dumps(entry)
+            joined += b"\n"
+            count[0] += 1
+        for (kind, maxlen), (joined, count) in by_kind.items():  # one EVALSHA per kind (the journal: one in all)
+            self._run("numbered", [self._logkey(kind), f"{self.prefix}:seq:{kind}", f"{self.prefix}:kinds"],
+                      [maxlen, kind, count[0], bytes(joined)])
 
     def flush(self, timeout: float = TIMEOUT) -> None:
         """Wait until this process's queued log entries are in Redis (or the timeout passes: Redis is away)."""
@@ -302,7 +364,7 @@ class RedisStore:
             self._urgent += 1
             self._cond.notify_all()
             try:
-                while self._pending and self._flusher is not None and self._flusher.is_alive():
+                while self._pending and self._flusher is not None:
                     left = deadline - time.monotonic()
                     if left <= 0:
                         return
@@ -316,6 +378,7 @@ class RedisStore:
 
     def close(self) -> None:
         self.flush()
+        self.changes.close()
         self.redis.close()
 
 

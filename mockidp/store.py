@@ -62,9 +62,18 @@ class Store(Protocol):
         """append(), with value["seq"] set to the log's next number, one sequence for every process on the store."""
 
     def begin(self, kinds: list[str], now: float) -> dict[str, dict[str, Record]]:
-        """Read several kinds at once (one round trip) and let items() answer them from that read until end()."""
+        """Read several kinds at once (one round trip) and let items() answer them from that read until end().
+        The read is the caller's to read, not to change: a shared store may answer the same object again while
+        nothing changed (the caller may then skip what it did with it last time)."""
 
     def end(self) -> None: ...
+
+    def ping(self) -> None:
+        """Raise StoreUnavailable unless the store answers (the health check)."""
+
+    def watch(self, kinds: list[str], numbered: list[str]) -> None:
+        """The kinds every request reads through begin() (a shared store may reuse one read of them until another
+        process changes them), and the logs written with append_numbered (whole when read, whichever process wrote)."""
 
 
 class MemoryStore:
@@ -195,6 +204,12 @@ class MemoryStore:
         return {kind: self.items(kind, now) for kind in kinds}
 
     def end(self) -> None:
+        return None
+
+    def ping(self) -> None:
+        return None
+
+    def watch(self, kinds: list[str], numbered: list[str]) -> None:
         return None
 
 
