@@ -44,7 +44,7 @@ GC_SECONDS = 7 * 86400  # a kind's hash outlives its last write by this: GC only
 LOCK_MS = 5000  # an update's lock frees itself if its holder dies
 LOCK_WAIT = 2.0  # seconds an update waits for another's lock before the request gets a 503
 SWEEP_EVERY = 4096  # writes between two sweeps of one kind
-LINGER = 0.025  # seconds the journal's sender waits for more entries before one round trip sends them all
+LINGER = 0.1  # seconds the journal's sender waits for more entries before one round trip sends them all
 TIMEOUT = 2.0  # socket timeouts: a Redis that hangs costs a request this much, then a 503
 
 
