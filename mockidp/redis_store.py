@@ -9,14 +9,16 @@ stays synchronous so spec logic stays free of async glue, and a loopback round t
   the kinds in use, for clear());
 - `{p}:log:{kind}`: a bounded list (RPUSH + LTRIM); `{p}:seq:{kind}` its sequence, which clear() keeps;
 - `{p}:used:{kind}`: the use counts of planned items (`consume`), `{p}:ctr`: counters that clear() resets;
-- `{p}:lock:{kind}:{key}`: held by one `update` at a time (SET NX PX: a holder that dies frees it in LOCK_MS).
+- `{p}:lock:{kind}:{key}`: held by one `update` at a time (SET NX PX: a holder that dies frees it in LOCK_MS);
+- `{p}:changes`: the channel on which writes of the watched kinds are announced, `{p}:ack:{token}` the answers
+  (redis_changes.py): begin() reuses its last read of the control state until a change is announced.
 
 Expiry is judged against the engine clock, `now` passed in, never Redis `TIME` (a test's frozen or rewound clock
 decides what is live). Redis TTLs are only garbage collection: each kind's hash lives GC_SECONDS after its last
 write, and a sweep now and then drops items expired by engine time. An item's lookup is one atomic Lua script
 (single use: HGET+HDEL; replay memory: check and set), the equivalent for a hash field of GETDEL and SET NX, which
 would judge expiry by Redis's own clock. Journal entries leave through a background thread in batches, so the token
-path pays no round trip for them; readers of the log flush first. Any Redis failure raises StoreUnavailable: the
+path pays no round trip for them; a reader of the log first asks every process to send its queue. Any Redis failure raises StoreUnavailable: the
 request gets a 503 in its authority's shape, and the pool reconnects once Redis is back.
 """
 
