@@ -11,7 +11,8 @@ the event loop; instead each process keeps its last read and reuses it until a c
 
 So when a control call through A returns, B's next request reads afresh: as consistent as a read per request, with no
 round trip in the steady state. A process that is not subscribed (starting, or Redis away) is not `listening` and
-reads on every request; a process that hangs is waited for at most ACK_WAIT.
+reads on every request; a process that hangs is waited for at most ACK_WAIT, and when it resumes its listener has
+been quiet for longer than QUIET, so it reads afresh until the listener has caught up.
 """
 
 from __future__ import annotations
@@ -30,6 +31,11 @@ log = logging.getLogger("mockidp")
 
 ACK_WAIT = 1.0  # seconds a change waits for every process to acknowledge it
 RETRY = 0.1  # seconds between attempts to subscribe again once Redis is back
+POLL = 0.2  # the listener looks at its subscription at least this often, even when nothing is said
+# A listener not heard from for this long (its process was paused, or starved) may have missed a change: reads go to
+# Redis until it catches up. Below ACK_WAIT, so a change whose writer gave up waiting on us is never missed: when the
+# writer returns, either we took the change, or our listener has not been heard from since before it was published.
+QUIET = 0.5
 
 
 class ChangeFeed:
@@ -39,6 +45,7 @@ class ChangeFeed:
         self.channel = f"{prefix}:changes"
         self.generation = 0  # moves with every change announced (and on every (re)subscription)
         self.listening = False  # subscribed: only then may a process reuse its last read
+        self.heard = 0.0  # time.monotonic() when the listener last finished looking at its subscription
         self._thread: threading.Thread | None = None
         self._closed = threading.Event()
         self._lock = threading.Lock()
@@ -46,6 +53,10 @@ class ChangeFeed:
     def _moved(self) -> None:
         with self._lock:
             self.generation += 1
+
+    def current(self, generation: int) -> bool:
+        """A read taken at `generation` still holds: subscribed, nothing announced since, the listener awake."""
+        return self.listening and generation == self.generation and time.monotonic() - self.heard < QUIET
 
     def start(self) -> None:
         if self._thread is None or not self._thread.is_alive():
@@ -80,18 +91,17 @@ class ChangeFeed:
             try:
                 pubsub.subscribe(self.channel)
                 while not self._closed.is_set():
-                    message = pubsub.get_message(timeout=0.5)
-                    if message is None:
-                        continue
-                    if message["type"] == "subscribe":  # (again, after a reconnect): what changed meanwhile is read afresh
-                        self._moved()
+                    message = pubsub.get_message(timeout=POLL)
+                    if message is not None and message["type"] == "subscribe":  # (again, after a reconnect)
+                        self._moved()  # what changed meanwhile is read afresh
                         self.listening = True
-                    elif message["type"] == "message":
+                    elif message is not None and message["type"] == "message":
                         self._moved()
                         token, _, what = bytes(message["data"]).partition(b" ")
                         if what == b"flush":
                             self._flush()
                         self._acknowledge(token.decode())
+                    self.heard = time.monotonic()
             except (redis.RedisError, OSError, ValueError):
                 pass  # Redis away: every request reads (and gets its 503) until we are subscribed again
             finally:

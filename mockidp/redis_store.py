@@ -219,7 +219,7 @@ class RedisStore:
         state: fault and claims plans; consuming one is still atomic in Redis). Watched kinds are read again only
         after a change was announced: a request in the steady state makes no round trip at all."""
         generation, listening, view, key = self.changes.generation, self.changes.listening, self._view, tuple(kinds)
-        if listening and view is not None and view[0] == generation and view[1] == key:
+        if view is not None and view[1] == key and self.changes.current(view[0]):
             replies, decoded = view[2], view[3]
         else:
             if not listening:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import signal
 import threading
 import time
 import uuid
@@ -97,6 +98,34 @@ def test_a_fault_planned_through_a_fires_once_on_whichever_replica_is_hit(pair) 
     assert statuses == [503, 200, 200, 200]
     with b.control() as ctl:
         assert ctl.get("/_mockidp/faults").json() == []
+
+
+def test_a_paused_replica_takes_the_change_it_missed_before_its_first_request(pair) -> None:
+    """B paused (as `docker pause` does) while a fault is planned through A: A does not wait for B's acknowledgement
+    longer than ACK_WAIT, and B, resumed, reads afresh before it serves the request that waited for it (sent on a
+    kept-alive connection while B was paused), so the fault fires on B."""
+    from mockidp.redis_changes import ACK_WAIT
+
+    a, b = pair
+    token = {"grant_type": "client_credentials", **CLIENT}
+    with b.http() as http:
+        assert http.post(AVAYA + "/token", data=token).status_code == 200  # B has read the control state and reuses it
+        b.proc.send_signal(signal.SIGSTOP)
+        try:
+            started = time.monotonic()
+            with a.control() as ctl:
+                assert ctl.post("/_mockidp/faults", json={"authority": "avaya", "endpoint": "token", "status": 503, "times": 1}).status_code == 201
+            assert ACK_WAIT <= time.monotonic() - started < ACK_WAIT + 2
+            statuses: list[int] = []
+            waiting = threading.Thread(target=lambda: statuses.append(http.post(AVAYA + "/token", data=token).status_code))
+            waiting.start()
+            time.sleep(0.3)  # the request is in B's socket before B runs again
+        finally:
+            b.proc.send_signal(signal.SIGCONT)
+        waiting.join(10)
+    assert statuses == [503]
+    with a.http() as http:
+        assert http.post(AVAYA + "/token", data=token).status_code == 200
 
 
 def test_planned_claims_through_b_reach_the_next_token_on_a_only(pair) -> None:
