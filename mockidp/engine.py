@@ -3,6 +3,7 @@ and every authority built on them. One engine per server; nothing of it lives in
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import dataclasses
 import functools
@@ -232,6 +233,11 @@ class Engine:
         if keys != self.keys.revision:
             self.keys.load_shared(keys)
         self._synced = read
+
+    def serving(self, loop: asyncio.AbstractEventLoop) -> None:
+        """A server's (first) event loop is running: each authority may start its background work on it."""
+        for authority in self.authorities.values():
+            authority.serving(loop)
 
     def end_request(self) -> None:
         if self.shared:

@@ -8,7 +8,7 @@ import logging
 import socket
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, Self
 
@@ -86,12 +86,14 @@ STOP_GRACE = 1  # seconds a stopping server lets requests in flight (a planned d
 
 
 class _Server(uvicorn.Server):
-    def __init__(self, config: uvicorn.Config, ready: threading.Event) -> None:
+    def __init__(self, config: uvicorn.Config, ready: threading.Event, serving: Callable[[asyncio.AbstractEventLoop], None] | None = None) -> None:
         super().__init__(config)
-        self.ready = ready
+        self.ready, self._serving = ready, serving
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets=sockets)
+        if self._serving is not None and self.started:
+            self._serving(asyncio.get_running_loop())
         self.ready.set()
 
 
@@ -213,7 +215,7 @@ class MockIdpServer:
             # Starlette's is shared between loops, only the engine.
             config = uvicorn.Config(build_app(self.engine, self.control), http=CorkedHttpToolsProtocol, log_level=self.log_level,
                                     lifespan="off", access_log=False, proxy_headers=False, timeout_graceful_shutdown=STOP_GRACE, **ssl)  # type: ignore[arg-type]
-            server = _Server(config, threading.Event())
+            server = _Server(config, threading.Event(), self.engine.serving if n == 0 else None)  # background work: one loop
             name = f"mockidp:{self.port}" + (f":{n}" if self.threads > 1 else "")
             self._loops.append((server, threading.Thread(target=self._run, args=(server, sock), name=name, daemon=True)))
         for _, thread in self._loops:

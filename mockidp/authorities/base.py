@@ -3,6 +3,7 @@ endpoints, and the way errors are rendered on the wire."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 import uuid
 from collections.abc import Awaitable, Callable
@@ -134,6 +135,10 @@ class Authority:
         """A token from one of this authority's issuers with the given claims (iss/iat/exp/jti filled in when absent)."""
         issuer = self.issuer_by_id(issuer_id)
         return sign(issuer.keyset, self.minted_claims(issuer, base or self.default_base(), claims, lifetime))
+
+    def serving(self, loop: asyncio.AbstractEventLoop) -> None:
+        """A server's event loop is running (once per server): start background work on it, if any."""
+        return None
 
     def reset(self) -> None:
         """Back to the loaded world (runtime changes to the registries are dropped)."""

@@ -12,6 +12,7 @@ import functools
 import hashlib
 import hmac
 import inspect
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Literal
@@ -203,6 +204,8 @@ class OpenGateway(Authority):
             phone_number=hint.phone_number or subscriber.phone_number, delivery_mode=app.delivery_mode,
             notification_token=token, notified=False,
         )
+        if app.delivery_mode != "poll":
+            rec["watched"] = time.time()  # its watcher starts below (delivery.py: who delivers if this process stops)
         if rule["consent"] == "expire":
             rec = ciba.decide(rec, ciba.EXPIRED, now)
         rec = ciba.settle(rec, now)
@@ -253,6 +256,10 @@ class OpenGateway(Authority):
             body = self.issue(rec, base)
             return token_reply(body, issued=[t for k, t in body.items() if k in ("access_token", "id_token")])
         raise errors.poll_error(result, rec, app)
+
+    def serving(self, loop: asyncio.AbstractEventLoop) -> None:
+        if getattr(self.services.store, "shared", False):  # several processes: one of them may stop with watchers
+            self.notifier.adopt_orphans(loop)
 
     @functools.cached_property
     def notifier(self) -> Notifier:

@@ -3,7 +3,12 @@ notification endpoint with its client_notification_token as Bearer, from the ser
 
 A watcher task per ping/push request notices the answer, however it came (world rule, runtime decision, the clock
 moved by a test), claims the single delivery atomically in the store, and sends it with a bounded number of
-attempts. Every attempt is recorded in the journal (endpoint `ping-notification` / `push-notification`)."""
+attempts. Every attempt is recorded in the journal (endpoint `ping-notification` / `push-notification`).
+
+With a shared store (several processes as one mockidp) the watcher lives in the process that took `bc-authorize`.
+Each look stamps the request (`watched`, wall-clock time: a test may freeze the engine clock), and every process
+looks now and then for ping/push requests nobody has stamped for ORPHANED seconds (their process stopped) and
+watches them itself. The claim stays atomic, so a notification is still sent once, whoever sends it."""
 
 from __future__ import annotations
 
@@ -18,11 +23,14 @@ import httpx
 from mockidp.authorities.opengateway.context import DeliveryContext
 from mockidp.journal import Entry
 from mockidp.oauth import ciba
+from mockidp.store import StoreUnavailable
 
 log = logging.getLogger("mockidp")
 TICK = 0.02  # how often a watcher looks at its request: short, so a test's clock.advance() is noticed at once
 TIMEOUT = httpx.Timeout(5.0)
 BACKOFF = 0.1  # seconds before the second attempt, doubled each time
+ORPHANED = 2.0  # seconds without a watcher's look after which another process takes a request over
+ADOPT_EVERY = 1.0  # seconds between two looks for requests whose watcher stopped
 PUSH_ERRORS = {ciba.DENIED: ("access_denied", "the subscriber denied consent"),
                ciba.EXPIRED: ("expired_token", "auth_req_id expired before the subscriber answered")}
 
@@ -36,6 +44,26 @@ class Notifier:
         task = loop.create_task(self._watch(auth_req_id))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    def adopt_orphans(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Look every ADOPT_EVERY seconds, for as long as the loop runs, for requests whose watcher stopped."""
+        task = loop.create_task(self._adopt(loop))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _adopt(self, loop: asyncio.AbstractEventLoop) -> None:
+        try:
+            while True:
+                await asyncio.sleep(ADOPT_EVERY)
+                try:
+                    requests = self.authority.services.store.items(ciba.REQUESTS, self.authority.now)
+                except StoreUnavailable:
+                    continue  # Redis away: look again later
+                for auth_req_id in orphans(requests, time.time()):
+                    log.info("CIBA %s: its watcher stopped; this process delivers", auth_req_id)
+                    self.watch(auth_req_id, loop)
+        except Exception:
+            self.authority.services.record_server_error(traceback.format_exc())
 
     async def _watch(self, auth_req_id: str) -> None:
         try:
@@ -56,7 +84,7 @@ class Notifier:
         claimed: list[ciba.Record] = []
 
         def change(rec: ciba.Record) -> ciba.Record:
-            rec = ciba.settle(rec, now)
+            rec = {**ciba.settle(rec, now), "watched": time.time()}
             if rec["notified"] or rec["state"] == ciba.PENDING:
                 return rec
             rec = {**rec, "notified": True}
@@ -111,3 +139,9 @@ class Notifier:
             params={"auth_req_id": rec["auth_req_id"], "state": rec["state"], "attempt": str(attempt), **({"detail": failure} if failure else {})},
             issued=issued, duration_ms=round((time.perf_counter() - started) * 1000, 3),
         ))
+
+
+def orphans(requests: dict[str, ciba.Record], wall: float) -> list[str]:
+    """The ping/push requests not yet notified that no watcher has looked at for ORPHANED seconds."""
+    return [rid for rid, rec in requests.items()
+            if rec.get("delivery_mode") in ("ping", "push") and not rec.get("notified") and wall - float(rec.get("watched", 0)) > ORPHANED]
