@@ -117,8 +117,15 @@ def bind_all(host: str, port: int, count: int, reuse_port: bool = False) -> list
     accept a whole burst of connections). `reuse_port`: other processes bind the same port too (`--workers`)."""
     if count == 1:
         return [bind(host, port, reuse_port=reuse_port)]
-    first = bind(host, port, reuse_port=True)
-    return [first, *(bind(host, first.getsockname()[1], reuse_port=True) for _ in range(count - 1))]
+    socks = [bind(host, port, reuse_port=True)]
+    try:
+        while len(socks) < count:
+            socks.append(bind(host, socks[0].getsockname()[1], reuse_port=True))
+    except BaseException:
+        for sock in socks:  # none of the ones already bound is left listening
+            sock.close()
+        raise
+    return socks
 
 
 class BindError(OSError):

@@ -88,3 +88,19 @@ def test_threads_must_be_positive(tmp_path: Path) -> None:
     out = subprocess.run([sys.executable, "-m", "mockidp", "--state-dir", str(tmp_path), "serve", "--threads", "0"],
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 2 and "--threads: must be a whole number of at least 1" in out.stderr
+
+
+def test_sockets_bound_for_the_loops_are_closed_when_a_later_one_cannot_be() -> None:
+    """Out of file descriptors after the first of three sockets: bind_all raises, and leaves nothing open behind it."""
+    script = (
+        "import os, resource\n"
+        "from mockidp.server import bind_all\n"
+        "before = len(os.listdir('/proc/self/fd'))\n"
+        "resource.setrlimit(resource.RLIMIT_NOFILE, (before + 1, before + 1))  # the listing's own fd is closed again\n"
+        "try:\n"
+        "    bind_all('127.0.0.1', 0, 3)\n"
+        "except OSError as exc:\n"
+        "    print('raised', exc.errno == 24, len(os.listdir('/proc/self/fd')) == before)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == "raised True True", out.stdout + out.stderr
