@@ -46,6 +46,19 @@ def sign(keyset: KeySet | SigningKey, claims: dict[str, Any], header: dict[str, 
     return signing_input + "." + b64url(key.sign(signing_input.encode("ascii")))
 
 
+HALF_HASHES = {"256": hashlib.sha256, "384": hashlib.sha384, "512": hashlib.sha512}
+
+
+def at_hash(access_token: str) -> str:
+    """OIDC Core 3.1.3.6: the left half of the access token's hash, by the hash of the ID token's `alg`, base64url.
+    Every caller signs the ID token with the key set that signed the access token, so the access token's own header
+    names that `alg` (RS256, PS256, ES256: SHA-256; ...384: SHA-384; ...512 and EdDSA: SHA-512)."""
+    header = json.loads(base64.urlsafe_b64decode(access_token.split(".", 1)[0] + "=="))
+    alg = str(header.get("alg", "RS256"))
+    digest = HALF_HASHES.get(alg[-3:], hashlib.sha512 if alg == "EdDSA" else hashlib.sha256)(access_token.encode("ascii")).digest()
+    return base64.urlsafe_b64encode(digest[: len(digest) // 2]).rstrip(b"=").decode()
+
+
 @functools.lru_cache(maxsize=256)
 def hmac_key(secret: bytes) -> OctKey:
     """One key object per secret (for verifying): importing it on every token cost as much as the HMAC itself."""

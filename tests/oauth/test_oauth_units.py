@@ -1,6 +1,7 @@
 """Spec logic of oauth/ on its own, without HTTP: PKCE (RFC 7636), single-use codes and refresh families
 (RFC 6749 §4.1.2, RFC 9700 §4.14.2), and client assertions (RFC 7523)."""
 
+import json
 import uuid
 
 import pytest
@@ -102,3 +103,18 @@ def test_an_assertion_verifies_once_with_the_registered_key_only(client_key: tup
     with pytest.raises(TokenInvalid) as foreign:
         verify_assertion(assertion(stranger, registered.kid), [registered], **kwargs)  # type: ignore[arg-type]
     assert foreign.value.reason in ("key", "signature")
+
+
+@pytest.mark.parametrize("alg", ["RS256", "PS256", "ES256", "RS384", "ES384", "RS512", "PS512"])
+def test_at_hash_is_the_left_half_of_the_hash_that_the_id_tokens_alg_names(alg: str) -> None:
+    """As authlib's OIDC client checks it (OIDC Core 3.1.3.6): the hash the alg of the signing key names."""
+    from authlib.oidc.core.util import create_half_hash
+
+    from mockidp.keys import SigningKey, b64url
+    from mockidp.tokens import at_hash, sign
+
+    if alg in ("RS256", "PS256", "ES256"):  # the algs mockidp generates keys for: a real token
+        access = sign(SigningKey.generate(alg, "k"), {"sub": "x"})
+    else:  # an imported realm's key may be any of these: only the header matters to the hash's choice
+        access = ".".join([b64url(json.dumps({"alg": alg, "typ": "JWT"}).encode()), b64url(b'{"sub":"x"}'), b64url(b"sig")])
+    assert at_hash(access) == create_half_hash(access, alg).decode()  # type: ignore[union-attr]

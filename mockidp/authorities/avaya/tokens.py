@@ -5,9 +5,7 @@ the lower-case `"token_type": "bearer"`."""
 
 from __future__ import annotations
 
-import base64
 import functools
-import hashlib
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -22,7 +20,7 @@ from mockidp.errors import OAuthError
 from mockidp.oauth.token_endpoint import token_reply
 from mockidp.request import Reply, Request
 from mockidp.store import Store
-from mockidp.tokens import TokenInvalid, hmac_key, sign, sign_hmac, verify
+from mockidp.tokens import TokenInvalid, at_hash, hmac_key, sign, sign_hmac, verify
 from mockidp.types import Services
 
 PROFILE_CLAIMS = ("email_verified", "name", "preferred_username", "given_name", "family_name", "email")
@@ -206,7 +204,6 @@ class AvayaTokens:
 
     def id_token(self, realm: Realm, access: dict[str, Any], client: AvayaClient, session: dict[str, Any] | None,
                  nonce: str | None, access_token: str) -> str:
-        digest = hashlib.sha256(access_token.encode()).digest()
         claims: dict[str, Any] = {"exp": access["exp"], "iat": access["iat"]}
         if "auth_time" in access:
             claims["auth_time"] = access["auth_time"]
@@ -216,7 +213,7 @@ class AvayaTokens:
             claims["nonce"] = nonce  # between azp and sid, on the ID token only
         if session is not None:
             claims["sid"] = session["sid"]
-        claims["at_hash"] = base64.urlsafe_b64encode(digest[:16]).rstrip(b"=").decode()
+        claims["at_hash"] = at_hash(access_token)
         claims["acr"] = "1"
         claims.update({k: v for k, v in access.items() if k in PROFILE_CLAIMS})
         return sign(realm.keyset, claims)

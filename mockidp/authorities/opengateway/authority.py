@@ -6,10 +6,8 @@ API in simswap.py (the last two see this authority only through the protocols of
 from __future__ import annotations
 
 import asyncio
-import base64
 import fnmatch
 import functools
-import hashlib
 import hmac
 import inspect
 import time
@@ -29,7 +27,7 @@ from mockidp.oauth.assertions import ClientKey, verify_assertion
 from mockidp.oauth.clientauth import JWT_BEARER, MixedCredentials, presented_credentials
 from mockidp.oauth.token_endpoint import NO_STORE, TokenEndpoint, token_reply
 from mockidp.request import Reply, Request
-from mockidp.tokens import TokenInvalid, sign
+from mockidp.tokens import TokenInvalid, at_hash, sign
 
 if TYPE_CHECKING:
     from mockidp.authorities.opengateway.delivery import Notifier
@@ -285,10 +283,8 @@ class OpenGateway(Authority):
         access = self.sign_token(claims, base, lifetime, typ="at+jwt")
         body: dict[str, Any] = {"access_token": access, "token_type": "Bearer", "expires_in": lifetime, "scope": scope}
         if rec["openid"] or rec["delivery_mode"] == "push":
-            digest = hashlib.sha256(access.encode("ascii")).digest()
-            at_hash = base64.urlsafe_b64encode(digest[:16]).rstrip(b"=").decode()
             body["id_token"] = self.sign_token({"sub": sub, "aud": rec["client_id"], "auth_time": int(rec.get("decided", self.now)),
-                                                ciba.AUTH_REQ_ID_CLAIM: rec["auth_req_id"], "at_hash": at_hash}, base, lifetime)
+                                                ciba.AUTH_REQ_ID_CLAIM: rec["auth_req_id"], "at_hash": at_hash(access)}, base, lifetime)
         return body
 
     def sign_token(self, claims: dict[str, Any], base: str, lifetime: int, typ: str = "JWT") -> str:

@@ -10,8 +10,6 @@ Appendix A (never redirect for a bad client_id or redirect_uri; every other erro
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import ipaddress
 import secrets
 import uuid
@@ -25,6 +23,7 @@ from mockidp.oauth.codes import Grants
 from mockidp.oauth.pages import error_page, error_redirect, page, redirect_debug, redirect_with
 from mockidp.oauth.token_endpoint import token_reply
 from mockidp.request import Reply, Request
+from mockidp.tokens import at_hash
 
 CONSENTS = "og-consent"  # store kind: an authorization request waiting on the consent page
 CONSENT_LIFETIME = 600
@@ -156,9 +155,7 @@ class FrontendFlow:
         access = self.ctx.sign_token(claims, base, lifetime, typ="at+jwt")
         body: dict[str, Any] = {"access_token": access, "token_type": "Bearer", "expires_in": lifetime, "scope": scope}
         if rec["openid"]:
-            digest = hashlib.sha256(access.encode("ascii")).digest()
-            at_hash = base64.urlsafe_b64encode(digest[:16]).rstrip(b"=").decode()
-            id_claims = {"sub": sub, "aud": rec["client_id"], "auth_time": int(rec["auth_time"]), "amr": NETWORK_AUTH, "at_hash": at_hash}
+            id_claims = {"sub": sub, "aud": rec["client_id"], "auth_time": int(rec["auth_time"]), "amr": NETWORK_AUTH, "at_hash": at_hash(access)}
             body["id_token"] = self.ctx.sign_token({**id_claims, **({"nonce": rec["nonce"]} if rec["nonce"] else {})}, base, lifetime)
         return body
 
