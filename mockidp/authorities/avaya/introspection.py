@@ -87,7 +87,7 @@ class AvayaIntrospection:
         realm = self.ctx.realm_of(req)
         if req.method == "GET":
             return AvayaBrowser(self.ctx).logout_page(realm, req)
-        realm, client, token = self._client_and(req, "refresh_token", "Missing parameter: refresh_token")
+        realm, client, token = self._client_and(req, "refresh_token", "No refresh token")  # LogoutEndpoint.logoutToken
         tokens = self.ctx.tokens
         claims = tokens.refresh_claims(realm, token)
         if claims.get("azp") != client.client_id or not tokens.end_session(tokens.session_of(claims)):

@@ -284,4 +284,7 @@ def test_userinfo_introspect_logout_refusals(http) -> None:
     assert (public.status_code, public.json()) == (403, {"error": "invalid_request", "error_description": "Client not allowed."})
 
     assert_error(http.post(oidc + "/logout", data={**CLIENT, "refresh_token": "garbage"}), 400, "invalid_grant", "Invalid refresh token")
+    # LogoutEndpoint.logoutToken: the client first, then the refresh token, whose absence Keycloak words so.
+    assert_error(http.post(oidc + "/logout", data=CLIENT), 400, "invalid_request", "No refresh token")
+    assert http.post(oidc + "/logout", data={"client_id": CLIENT["client_id"], "client_secret": "wrong"}).status_code == 401
     assert http.post(oidc + "/revoke", data={**CLIENT, "token": "garbage"}).status_code == 200  # RFC 7009 §2.2
