@@ -30,7 +30,7 @@ def test_certificate_covers_real_hostnames(mockidp) -> None:
     names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     dns = set(names.get_values_for_type(x509.DNSName))
     ips = {str(i) for i in names.get_values_for_type(x509.IPAddress)}
-    assert {"localhost", "login.microsoftonline.com", "api.lumen.com", "sandbox.opengateway.telefonica.com", "*.cc.avayacloud.com", "*.b2clogin.com"} <= dns
+    assert {"localhost", "login.microsoftonline.com", "login.microsoft.com", "api.lumen.com", "sandbox.opengateway.telefonica.com", "*.cc.avayacloud.com", "*.b2clogin.com"} <= dns
     assert {"127.0.0.1", "::1"} <= ips
 
 
@@ -61,6 +61,14 @@ def test_real_hostnames_are_served_at_the_root(http, host: str, path: str, issue
     response = http.get(path, headers={"host": host})
     assert response.status_code == 200, response.text
     assert response.json()["issuer"] == issuer
+
+
+@pytest.mark.parametrize("host", ["login.windows.net", "login.microsoft.com"])
+def test_entras_other_hosts_serve_its_tenants_with_their_own_endpoints(http, host: str) -> None:
+    """Entra's aliases (its instance discovery lists them): a client configured with one keeps talking to it."""
+    response = http.get("/11111111-1111-1111-1111-111111111111/v2.0/.well-known/openid-configuration", headers={"host": host})
+    assert response.status_code == 200, response.text
+    assert response.json()["token_endpoint"] == f"https://{host}/11111111-1111-1111-1111-111111111111/oauth2/v2.0/token"
 
 
 def test_issuer_follows_forwarded_headers(http) -> None:

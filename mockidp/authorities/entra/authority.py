@@ -36,8 +36,8 @@ class Entra(Authority):
     prefix = "/entra"
     # 169.254.169.254: the IMDS address, for a client whose AZURE_POD_IDENTITY_AUTHORITY_HOST is not set and a
     # server (plain HTTP, as IMDS) that answers at that address.
-    host_patterns = (r"login\.microsoftonline\.com", r"login\.windows\.net", r"sts\.windows\.net", re.escape(IMDS_HOST))
-    cert_hostnames = ('login.microsoftonline.com', 'login.windows.net', 'sts.windows.net')
+    host_patterns = (r"login\.microsoftonline\.com", r"login\.windows\.net", r"login\.microsoft\.com", r"sts\.windows\.net", re.escape(IMDS_HOST))
+    cert_hostnames = ('login.microsoftonline.com', 'login.windows.net', 'login.microsoft.com', 'sts.windows.net')
     config: EntraWorld
     world_type = EntraWorld
 
