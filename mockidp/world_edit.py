@@ -5,7 +5,7 @@ all-or-nothing (`Engine.change_world`); the control surface and the authorities 
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, get_args, get_type_hints
+from typing import Any, Literal, get_args, get_origin, get_type_hints
 
 from mockidp.schema import WorldError, build
 
@@ -62,6 +62,30 @@ def replace_section(world: Any, name: str, data: dict[str, Any]) -> None:
         setattr(world, name, build(type(current), data, "shared world change", name))
     except WorldError as exc:
         raise ControlError(str(exc)) from exc
+
+
+def settings_of(section: Any) -> dict[str, Any]:
+    """A section's settings: its fields that hold one value (a number, a flag, a name), not its lists and tables."""
+    hints = get_type_hints(type(section))
+    return {f.name: getattr(section, f.name) for f in dataclasses.fields(section)
+            if hints[f.name] in (bool, int, float, str) or get_origin(hints[f.name]) is Literal}
+
+
+def set_settings(section: Any, name: str, settings: Any) -> dict[str, Any]:
+    """Change some of a section's settings in place, each validated as a world file's would be; the settings after."""
+    allowed = settings_of(section)
+    if not isinstance(settings, dict) or not settings:
+        raise ControlError(f"a JSON object of {name} settings to change, of: {', '.join(sorted(allowed))}")
+    unknown = sorted(set(settings) - set(allowed))
+    if unknown:
+        raise ControlError(f"{name} has no setting {', '.join(map(repr, unknown))}; its settings: {', '.join(sorted(allowed))}")
+    try:
+        built = build(type(section), {**as_json(section), **settings}, "control", name)
+    except WorldError as exc:
+        raise ControlError(str(exc)) from exc
+    for key in settings:
+        setattr(section, key, getattr(built, key))
+    return settings_of(section)
 
 
 def add(world: Any, path: str, item: dict[str, Any]) -> Any:

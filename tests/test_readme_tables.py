@@ -46,7 +46,7 @@ def test_every_python_control_is_in_the_table_and_every_name_there_exists() -> N
 def test_every_control_route_is_in_the_table(tmp_path: Path) -> None:
     rows = "\n".join(controls_table())
     listed = set()
-    for cell in re.findall(r"((?:GET|POST|DELETE) /_mockidp/[^\s`,]*)", rows):
+    for cell in re.findall(r"((?:GET|POST|PATCH|DELETE) /_mockidp/[^\s`,]*)", rows):
         method, path = cell.split(" ")
         listed.add((method, path))
     routes = {(m, r.path) for r in control_routes(Engine(state_dir=tmp_path)) if isinstance(r, Route) for m in (r.methods or ()) if m != "HEAD"}

@@ -70,6 +70,7 @@ def openapi_document() -> dict[str, Any]:
                 "get": _op("Read a part of the world, e.g. avaya/realms/demo-account/clients", params=["path"]),
                 "post": _op("Add or replace one item of a world list (validated like a world file); avaya/realms also takes a Keycloak realm export, and its answer then lists what was ignored", body=ANYOBJ, ok=201, params=["path"]),
                 "delete": _op("Remove one item of a world list, e.g. avaya/realms/demo-account/users/demo-agent", ok=204, params=["path"]),
+                "patch": _op("Change settings of a world section (its single-valued fields), e.g. opengateway {\"camara_version\": \"v1\"}; answers the section's settings", body=ANYOBJ, params=["path"]),
             },
             "/_mockidp/reset": {"post": _op("Back to the loaded world: time, state, journal, faults, claims, keys", ok=204)},
             "/_mockidp/journal": {

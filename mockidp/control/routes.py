@@ -91,6 +91,8 @@ def control_routes(engine: Engine) -> list[BaseRoute]:
         if request.method == "DELETE":
             control.world_remove(path)
             return Response(status_code=204)
+        if request.method == "PATCH":
+            return JSONResponse(control.world_settings(path, await json_body(request)))
         return JSONResponse(control.world_get(path))
 
     async def reset(request: Request) -> Response:
@@ -185,7 +187,7 @@ def control_routes(engine: Engine) -> list[BaseRoute]:
 
     routes = [
         ("/_mockidp/world", world, ["GET"]),
-        ("/_mockidp/world/{path:path}", world_part, ["GET", "POST", "DELETE"]),
+        ("/_mockidp/world/{path:path}", world_part, ["GET", "POST", "PATCH", "DELETE"]),
         ("/_mockidp/reset", reset, ["POST"]),
         ("/_mockidp/journal", journal, ["GET", "DELETE"]),
         ("/_mockidp/time", clock, ["GET", "POST"]),

@@ -65,6 +65,16 @@ class Control:
         self.engine.world_remove(path)
         self._note("world remove", path=path)
 
+    def world_settings(self, section: str, settings: dict[str, Any]) -> dict[str, Any]:
+        """Change settings of one world section (its single-valued fields, e.g. opengateway's `camara_version` or
+        `trust_forwarded_for`), validated and all-or-nothing, undone by reset; the section's settings after."""
+        name = section.strip("/")
+        if "/" in name or not dataclasses.is_dataclass(getattr(self.engine.world, name, None)):
+            raise ControlError(f"no world section {name!r}: settings belong to a section, e.g. opengateway", 404)
+        changed = self.engine.world_change(name, lambda sec: world_edit.set_settings(sec, name, settings))
+        self._note("world settings", section=name, **(settings if isinstance(settings, dict) else {}))
+        return changed
+
     # --- faults, claims, time, journal ---------------------------------------------------------------
     def add_fault(self, **fields: Any) -> Fault:
         allowed = {f.name for f in dataclasses.fields(Fault)} - {"id", "used"}

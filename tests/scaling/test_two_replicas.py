@@ -139,6 +139,18 @@ def test_planned_claims_through_b_reach_the_next_token_on_a_only(pair) -> None:
     assert [pyjwt.decode(t, options={"verify_signature": False}).get("tenant") for t in tokens] == ["t-1", None]
 
 
+def test_a_section_setting_changed_through_a_is_bs_at_its_next_request(pair) -> None:
+    a, b = pair
+    with a.control() as ctl:
+        assert ctl.patch("/_mockidp/world/opengateway", json={"camara_version": "v2"}).status_code == 200
+    with b.control() as ctl:
+        assert ctl.get("/_mockidp/world/opengateway").json()["camara_version"] == "v2"
+    with a.control() as ctl:
+        assert ctl.post("/_mockidp/reset", json={}).status_code in (200, 204)
+    with b.control() as ctl:
+        assert ctl.get("/_mockidp/world/opengateway").json()["camara_version"] == "telefonica"
+
+
 def test_the_clock_moved_through_a_moves_b(pair) -> None:
     a, b = pair
     with a.control() as ctl:

@@ -159,3 +159,23 @@ def test_faults_on_the_api_speak_camara(mockidp, http, error: str | None, status
     mockidp.faults.add(Fault(authority="opengateway", endpoint="sim-swap-check", status=status, error=error))
     status_code, code = camara(call(mockidp, http, "check", token))
     assert status_code == status and code == (error or "UNAVAILABLE")
+
+
+def test_a_section_s_settings_change_over_http_validated_and_undone_by_reset(mockidp, http) -> None:
+    """PATCH /_mockidp/world/{section}: the single-valued settings (camara_version here), for tests in any language."""
+    token = get_token(mockidp, http, "tel:+34655555555")
+    assert call(mockidp, http, "check", token, {"phoneNumber": "34655555555"}).json() == {"swapped": False}
+    changed = http.patch("/_mockidp/world/opengateway", json={"camara_version": "v1", "trust_forwarded_for": True})
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["camara_version"] == "v1" and changed.json()["trust_forwarded_for"] is True
+    assert camara(call(mockidp, http, "check", token, {"phoneNumber": "34655555555"})) == (400, "INVALID_ARGUMENT")
+    for bad, status, text in (({"camara_version": "v9"}, 400, "camara_version"), ({"apps": []}, 400, "no setting 'apps'"),
+                              ({"interval": "soon"}, 400, "interval"), ({}, 400, "camara_version"), ([1], 400, "a JSON object")):
+        refused = http.patch("/_mockidp/world/opengateway", json=bad)
+        assert refused.status_code == status and text in refused.json()["error_description"], (bad, refused.text)
+    assert http.patch("/_mockidp/world/opengateway/apps", json={"interval": 1}).status_code == 404
+    assert http.patch("/_mockidp/world/nowhere", json={"interval": 1}).status_code == 404
+    assert http.get("/_mockidp/world/opengateway").json()["camara_version"] == "v1"  # the refusals changed nothing
+    mockidp.reset()
+    token = get_token(mockidp, http, "tel:+34655555555")
+    assert call(mockidp, http, "check", token, {"phoneNumber": "34655555555"}).json() == {"swapped": False}
