@@ -72,6 +72,24 @@ def test_msal_on_behalf_of(mockidp, scope: str, scp: str) -> None:
         response = http.post("/entra/apim/fivedegrees/v1/commands/transfer", headers={"Authorization": f"Bearer {result['access_token']}"}, json={})
     assert response.status_code == 202, response.text
     assert response.json()["identity"]["X-Identity-Oid"] == downstream["oid"]
+    # msal asks for openid, profile and offline_access too: the middle tier gets an id token and a refresh token, whose
+    # refresh keeps the scopes the exchange resolved (.default: the consented ones).
+    assert result["id_token_claims"]["oid"] == downstream["oid"] and result["id_token_claims"]["aud"] == BFF_APP
+    with mockidp.http() as http:
+        refreshed = http.post(f"/entra/{TENANT}/oauth2/v2.0/token", data={"grant_type": "refresh_token", "refresh_token": result["refresh_token"],
+                                                                         "client_id": BFF_APP, "client_secret": BFF_SECRET})
+    assert refreshed.status_code == 200, refreshed.text
+    again = claims(refreshed.json()["access_token"])
+    assert (again["aud"], again["azp"], again["scp"], again["oid"]) == (API_APP, BFF_APP, scp, downstream["oid"])
+
+
+def test_an_exchange_without_openid_or_offline_access_gets_the_access_token_alone(mockidp, http) -> None:
+    incoming = user_token_for_the_bff(mockidp)
+    got = http.post(f"/entra/{TENANT}/oauth2/v2.0/token", data={
+        "grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer", "requested_token_use": "on_behalf_of", "assertion": incoming,
+        "scope": "api://fivedegrees-demo-api/Api.Read", "client_id": BFF_APP, "client_secret": BFF_SECRET})
+    assert got.status_code == 200, got.text
+    assert set(got.json()) == {"token_type", "scope", "expires_in", "ext_expires_in", "access_token"}
 
 
 def test_azure_identity_on_behalf_of_credential(mockidp) -> None:

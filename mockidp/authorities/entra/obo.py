@@ -9,13 +9,14 @@ time range, 65001 DelegationDoesNotExist); clients: msal `acquire_token_on_behal
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from mockidp.authorities.entra.clientauth import Client
 from mockidp.authorities.entra.context import EntraContext
 from mockidp.authorities.entra.errors import invalid_grant, missing, stamp
-from mockidp.authorities.entra.grants import UserGrants
-from mockidp.authorities.entra.scopes import ResourceScopes, parse_scope
+from mockidp.authorities.entra.grants import UserGrants, grants
+from mockidp.authorities.entra.scopes import ResourceScopes, ScopeRequest, parse_scope
 from mockidp.authorities.entra.world import EntraApp, EntraTenant, EntraUser
 from mockidp.errors import OAuthError
 from mockidp.oauth.token_endpoint import NO_STORE_NO_CACHE, token_reply
@@ -51,6 +52,15 @@ class OnBehalfOf:
                 ))
                 err.extra["suberror"] = "consent_required"
                 raise err
+        if asked.oidc:
+            # offline_access / openid (msal adds both to every request): the middle tier gets a refresh token for the
+            # scopes resolved here, and an id token, from a grant of its own (Entra's OBO answers so).
+            now = self.entra.now
+            family = grants(self.entra).start_family({"oidc": list(asked.oidc), "sid": str(claims.get("sid") or uuid.uuid4()),
+                                                      "upn": user.user_principal_name, "auth_time": int(claims.get("iat", now))},
+                                                     now + tenant.refresh_token_lifetime)
+            resolved = ScopeRequest(" ".join([*resource.full(), *asked.oidc]), asked.oidc, (resource,))
+            return self.users.issue(req, tenant, app, client.acr, user, resolved, family)
         access = self.users.access_token(req, tenant, app, client.acr, user, resource, [])
         body: dict[str, Any] = {"token_type": "Bearer", "scope": " ".join(resource.full()), "expires_in": tenant.token_lifetime,
                                 "ext_expires_in": tenant.token_lifetime, "access_token": access}
