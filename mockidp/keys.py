@@ -24,7 +24,11 @@ from joserfc.jwk import ECKey, RSAKey
 if TYPE_CHECKING:
     from mockidp.store import Store
 
-KEY_TYPES = {"RS256": "RSA", "PS256": "RSA", "ES256": "EC"}
+KEY_TYPES = {"RS256": "RSA", "PS256": "RSA", "ES256": "EC",
+             # also for keys an imported Keycloak realm brings (mockidp's own issuers sign with the three above)
+             "RS384": "RSA", "RS512": "RSA", "PS384": "RSA", "PS512": "RSA", "ES384": "EC", "ES512": "EC"}
+EC_CURVES: dict[str, type[ec.EllipticCurve]] = {"ES256": ec.SECP256R1, "ES384": ec.SECP384R1, "ES512": ec.SECP521R1}
+HASHES: dict[str, type[hashes.HashAlgorithm]] = {"256": hashes.SHA256, "384": hashes.SHA384, "512": hashes.SHA512}
 MAX_PUBLISHED = 5  # keys one issuer publishes at most; rotating past it retires the oldest
 PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
 
@@ -40,7 +44,7 @@ def thumbprints(cert_der: bytes) -> tuple[str, str]:
 
 def generate_private_key(alg: str) -> PrivateKey:
     if KEY_TYPES[alg] == "EC":
-        return ec.generate_private_key(ec.SECP256R1())
+        return ec.generate_private_key(EC_CURVES[alg]())
     return rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
 
@@ -77,6 +81,8 @@ class SigningKey:
         jwk = RSAKey.import_key(private) if isinstance(private, rsa.RSAPrivateKey) else ECKey.import_key(private)
         if jwk.key_type != KEY_TYPES[alg]:
             raise ValueError(f"a {jwk.key_type} key cannot sign {alg}")
+        if isinstance(private, ec.EllipticCurvePrivateKey) and not isinstance(private.curve, EC_CURVES[alg]):
+            raise ValueError(f"a key on {private.curve.name} cannot sign {alg}")
         der = cert.public_bytes(serialization.Encoding.DER)
         x5t, x5t_s256 = thumbprints(der)
         kid = kid or (x5t if kid_style == "x5t" else jwk.thumbprint())
@@ -101,15 +107,21 @@ class SigningKey:
     def private_key(self) -> PrivateKey:
         return self.jwk.private_key  # type: ignore[return-value]
 
+    @functools.cached_property
+    def _hash(self) -> hashes.HashAlgorithm:
+        return HASHES[self.alg[-3:]]()
+
     def sign(self, data: bytes) -> bytes:
-        """The JWS signature of `data` (RFC 7518 section 3): PKCS#1 v1.5, PSS with a digest-sized salt, or raw r||s."""
-        key = self.private_key
+        """The JWS signature of `data` (RFC 7518 section 3): PKCS#1 v1.5, PSS with a digest-sized salt, or raw r||s
+        (each half the curve's size: 32, 48 or 66 bytes), by the hash the alg names."""
+        key, digest = self.private_key, self._hash
         if isinstance(key, ec.EllipticCurvePrivateKey):
-            r, s = decode_dss_signature(key.sign(data, ec.ECDSA(hashes.SHA256())))
-            return r.to_bytes(32, "big") + s.to_bytes(32, "big")
-        if self.alg == "PS256":
-            return key.sign(data, padding.PSS(padding.MGF1(hashes.SHA256()), padding.PSS.DIGEST_LENGTH), hashes.SHA256())
-        return key.sign(data, padding.PKCS1v15(), hashes.SHA256())
+            r, s = decode_dss_signature(key.sign(data, ec.ECDSA(digest)))
+            size = (key.curve.key_size + 7) // 8
+            return r.to_bytes(size, "big") + s.to_bytes(size, "big")
+        if self.alg.startswith("PS"):
+            return key.sign(data, padding.PSS(padding.MGF1(digest), padding.PSS.DIGEST_LENGTH), digest)
+        return key.sign(data, padding.PKCS1v15(), digest)
 
     def public_key_der_b64(self) -> str:
         """Base64 DER SubjectPublicKeyInfo, as Keycloak's realm info `public_key` carries it."""

@@ -123,6 +123,39 @@ def test_an_ecdsa_key_signs_an_es256_realm(mockidp, http) -> None:
     assert pyjwt.decode(token, key.public_key(), algorithms=["ES256"], options={"verify_aud": False})["preferred_username"] == "alice"
 
 
+@pytest.mark.parametrize(("alg", "make", "provider"), [
+    ("RS512", lambda: rsa.generate_private_key(public_exponent=65537, key_size=2048), "rsa-generated"),
+    ("PS384", lambda: rsa.generate_private_key(public_exponent=65537, key_size=2048), "rsa-generated"),
+    ("ES384", lambda: ec.generate_private_key(ec.SECP384R1()), "ecdsa-generated"),
+    ("ES512", lambda: ec.generate_private_key(ec.SECP521R1()), "ecdsa-generated"),
+])
+def test_a_realm_exported_with_a_384_or_512_key_signs_with_it(mockidp, http, alg: str, make: Any, provider: str) -> None:
+    """Keycloak's realms may sign RS/PS/ES 384 and 512: tokens, id token at_hash (by the alg's hash) and the JWKS follow."""
+    from authlib.oidc.core.util import create_half_hash
+
+    key = make()
+    if provider == "ecdsa-generated":
+        curve = {"ES384": "P-384", "ES512": "P-521"}[alg]
+        config = {"ecdsaPrivateKey": der_b64(key), "ecdsaEllipticCurveKey": curve}
+    else:
+        config = {"privateKey": der_b64(key), "algorithm": alg}
+    answer = http.post("/_mockidp/world/avaya/realms", json=with_keys([component(provider, provider, priority="100", **config)],
+                                                                       defaultSignatureAlgorithm=alg))
+    assert answer.status_code == 201, answer.text
+    assert not any("defaultSignatureAlgorithm" in i or i.startswith("components.KeyProvider") for i in answer.json()["ignored"])
+    kc = KeycloakOpenID(server_url=mockidp.base("avaya") + "/auth/", realm_name="shop", client_id="shop-backend",
+                        client_secret_key="shop-backend-secret", verify=mockidp.ca_bundle)
+    tokens = kc.token("alice", "alice-password", scope="openid")
+    access = tokens["access_token"]
+    assert pyjwt.get_unverified_header(access) == {"alg": alg, "typ": "JWT", "kid": expected_kid(key)}
+    assert pyjwt.decode(access, jwks_key(mockidp, access).key, algorithms=[alg], options={"verify_aud": False})["preferred_username"] == "alice"
+    assert pyjwt.decode(access, key.public_key(), algorithms=[alg], options={"verify_aud": False})["preferred_username"] == "alice"
+    id_claims = pyjwt.decode(tokens["id_token"], key.public_key(), algorithms=[alg], audience="shop-backend")
+    assert id_claims["at_hash"] == create_half_hash(access, alg).decode()  # type: ignore[union-attr]
+    info = kc.userinfo(access)  # mockidp verifies its own token with that key
+    assert isinstance(info, dict) and info["preferred_username"] == "alice"
+
+
 def test_bad_key_material_is_a_400_naming_the_problem(http) -> None:
     good = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     other = rsa.generate_private_key(public_exponent=65537, key_size=2048)

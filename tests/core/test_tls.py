@@ -246,7 +246,7 @@ def test_the_session_ca_is_constrained_to_what_mockidp_serves(ca_dir: Path, file
     assert permitted is not None
     dns = {t.value for t in permitted if isinstance(t, x509.DNSName)}
     assert dns == {"localhost", "cc.avayacloud.com", "b2clogin.com", "api.lumen.com", "api-test.lumen.com", "login.microsoftonline.com",
-                   "login.windows.net", "sts.windows.net", "opengateway.telefonica.com"}  # sandbox.opengateway... lies under the last
+                   "login.windows.net", "login.microsoft.com", "sts.windows.net", "opengateway.telefonica.com"}  # sandbox.opengateway... lies under the last
     assert {str(t.value) for t in permitted if isinstance(t, x509.IPAddress)} == {"127.0.0.0/8", "::1/128"}
     assert ca.not_valid_after_utc - ca.not_valid_before_utc > datetime.timedelta(days=3600)
 

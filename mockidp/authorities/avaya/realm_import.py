@@ -15,7 +15,7 @@ from mockidp.authorities.avaya.realm_keys import export_signing_key
 
 # RealmRepresentation fields mapped to AvayaRealm fields (seconds); Keycloak 26's defaults where a field is absent.
 LIFESPANS = {"accessTokenLifespan": ("access_token_lifespan", 300), "accessCodeLifespan": ("code_lifespan", 60)}
-ALGORITHMS = ("RS256", "PS256", "ES256")
+ALGORITHMS = ("RS256", "PS256", "ES256", "RS384", "RS512", "PS384", "PS512", "ES384", "ES512")
 # Keycloak's built-in clients: every export has them, and mockidp has nothing to do with them.
 BUILTIN_CLIENTS = ("account", "account-console", "admin-cli", "broker", "security-admin-console", "realm-management")
 BUILTIN_SCOPES = {"openid", "offline_access", "profile", "email"}  # as world.py's
@@ -51,7 +51,7 @@ def realm_from_export(rep: Any, ignored: list[str]) -> dict[str, Any]:
     if alg in ALGORITHMS:
         item["alg"] = alg
     else:
-        ignored.append(f"defaultSignatureAlgorithm: {alg} (mockidp signs RS256, PS256 or ES256)")
+        ignored.append(f"defaultSignatureAlgorithm: {alg} (mockidp signs RS256/384/512, PS256/384/512 or ES256/384/512)")
     attributes: dict[str, Any] = rep["attributes"] if isinstance(rep.get("attributes"), dict) else {}
     for key, field in (("oauth2DeviceCodeLifespan", "device_code_lifespan"), ("oauth2DevicePollingInterval", "device_polling_interval")):
         value = rep.get(key, attributes.get(key))

@@ -19,13 +19,13 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
 from mockidp.authorities.avaya.errors import RepresentationError
-from mockidp.keys import KEY_TYPES, PrivateKey, SigningKey, b64url
+from mockidp.keys import EC_CURVES, KEY_TYPES, PrivateKey, SigningKey, b64url
 
 # Keycloak key providers whose signing key mockidp can use (services/.../keys/*KeyProviderFactory.java): `rsa`
 # (ImportedRsaKeyProviderFactory) and `rsa-generated` keep `privateKey` (+ `certificate`), base64 DER;
 # `ecdsa-generated` (GeneratedEcdsaKeyProviderFactory) keeps `ecdsaPrivateKey` (PKCS#8) and `ecdsaEllipticCurveKey`.
 RSA_PROVIDERS, EC_PROVIDERS = ("rsa", "rsa-generated"), ("ecdsa-generated",)
-CURVES = {"P-256": "ES256"}  # the only curve mockidp signs with (ES384 / ES512 are not modelled)
+CURVES = {"P-256": "ES256", "P-384": "ES384", "P-521": "ES512"}  # ecdsaEllipticCurveKey -> the alg it signs
 
 
 def keycloak_kid(private: PrivateKey) -> str:
@@ -72,8 +72,8 @@ def realm_signing_key(pem: str, certificate: str | None, alg: str, realm: str, w
     private = read_private_key(pem, f"{where}.signing_key")
     if KEY_TYPES.get(alg) != ("EC" if isinstance(private, ec.EllipticCurvePrivateKey) else "RSA"):
         raise ValueError(f"{where}.signing_key: the realm signs {alg}, which this key cannot")
-    if isinstance(private, ec.EllipticCurvePrivateKey) and not isinstance(private.curve, ec.SECP256R1):
-        raise ValueError(f"{where}.signing_key: an ES256 key is on P-256, not {private.curve.name}")
+    if isinstance(private, ec.EllipticCurvePrivateKey) and not isinstance(private.curve, EC_CURVES[alg]):
+        raise ValueError(f"{where}.signing_key: an {alg} key is on {EC_CURVES[alg].name}, not {private.curve.name}")
     if isinstance(private, rsa.RSAPrivateKey) and private.key_size < 2048:
         raise ValueError(f"{where}.signing_key: an RSA key of {private.key_size} bits is too short (2048 or more)")
     kid = keycloak_kid(private)

@@ -99,7 +99,7 @@ class AvayaRealm:
     access_token_lifespan: int = 900
     refresh_token_lifespan: int = 9000
     code_lifespan: int = 60
-    alg: Literal["RS256", "PS256", "ES256"] = "RS256"
+    alg: Literal["RS256", "PS256", "ES256", "RS384", "RS512", "PS384", "PS512", "ES384", "ES512"] = "RS256"
     refresh_tokens_for_client_credentials: bool = True  # the seed's client-credentials answer has one
     # Keycloak's realm settings (RealmRepresentation `revokeRefreshToken`, `refreshTokenMaxReuse`): off by default,
     # so an old refresh token keeps working; on, one refresh token serves max_reuse + 1 refreshes (TokenManager).
