@@ -210,3 +210,33 @@ def test_an_expired_admin_token_is_refreshed_by_keycloak_admin(mockidp) -> None:
     assert kc.users_count() == 2
     refreshes = [e for e in mockidp.journal.entries(endpoint="token") if e["params"].get("grant_type") == "refresh_token"]
     assert refreshes and refreshes[-1]["status"] == 200
+
+
+def test_get_keys_lists_the_realms_signing_keys_the_active_one_first(mockidp, http) -> None:
+    """KeycloakAdmin.get_keys (GET admin/realms/{realm}/keys): KeysMetadataRepresentation; after a rotation the new key
+    is ACTIVE and the old one PASSIVE, each verifying its own tokens (PyJWT, from publicKey alone)."""
+    import base64
+
+    import jwt as pyjwt
+    from cryptography.hazmat.primitives import serialization
+
+    kc = admin(mockidp)
+    before = kc.get_keys()
+    assert before["active"] == {"RS256": before["keys"][0]["kid"]} and [k["status"] for k in before["keys"]] == ["ACTIVE"]
+    key = before["keys"][0]
+    assert (key["type"], key["algorithm"], key["use"]) == ("RSA", "RS256", "SIG") and key["validTo"] > 0
+    jwks = http.get("/avaya/auth/realms/demo-account/protocol/openid-connect/certs").json()
+    assert [k["kid"] for k in jwks["keys"]] == [key["kid"]] and jwks["keys"][0]["x5c"] == [key["certificate"]]
+    old_token = openid(mockidp, "demo-client", "demo-client-secret").token(grant_type="client_credentials")["access_token"]
+    assert http.post("/_mockidp/keys/avaya/rotate", json={}).status_code == 200
+    after = kc.get_keys()
+    assert [k["status"] for k in after["keys"]] == ["ACTIVE", "PASSIVE"] and after["keys"][1]["kid"] == key["kid"]
+    assert after["active"] == {"RS256": after["keys"][0]["kid"]}
+    new_token = openid(mockidp, "demo-client", "demo-client-secret").token(grant_type="client_credentials")["access_token"]
+    for token, listed in ((new_token, after["keys"][0]), (old_token, after["keys"][1])):
+        public = serialization.load_der_public_key(base64.b64decode(listed["publicKey"]))
+        assert pyjwt.get_unverified_header(token)["kid"] == listed["kid"]
+        assert pyjwt.decode(token, public, algorithms=["RS256"], options={"verify_aud": False})["azp"] == "demo-client"
+    agent = openid(mockidp, "demo-client", "demo-client-secret").token("demo-agent", "demo-agent-password")["access_token"]
+    refused = http.get("/avaya/auth/admin/realms/demo-account/keys", headers={"authorization": "Bearer " + agent})
+    assert (refused.status_code, refused.json()) == (403, {"error": "HTTP 403 Forbidden"})

@@ -6,8 +6,11 @@ Users, roles and role mappings are admin_users.py. Every change goes through the
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 from typing import Any
+
+from cryptography import x509
 
 from mockidp.authorities.avaya.admin_common import (
     AdminError,
@@ -92,7 +95,22 @@ class AvayaAdmin:
             return self.users.users(req, who, name, rest[1:])
         if rest[0] == "roles":
             return self.users.roles(req, who, name, None, rest[1:])
+        if rest == ["keys"] and req.method == "GET":
+            who.require(name, "view-realm")  # KeyResource.getKeyMetadata: requireViewRealm
+            return Reply(json=self.keys(name))
         raise not_found("HTTP 404 Not Found")
+
+    def keys(self, name: str) -> dict[str, Any]:
+        """KeysMetadataRepresentation of the realm's signing keys: the active one ACTIVE, older published ones
+        PASSIVE (they still verify). The HMAC key of refresh tokens is not listed: it has no public half."""
+        keyset = self.ctx.realms[name].keyset
+        active = keyset.active
+        listed = [{"providerId": "rsa-generated" if k.jwk.key_type == "RSA" else "ecdsa-generated", "providerPriority": 100,
+                   "kid": k.kid, "status": "ACTIVE" if k is active else "PASSIVE", "type": k.jwk.key_type, "algorithm": k.alg,
+                   "publicKey": k.public_key_der_b64(), "certificate": base64.b64encode(k.cert_der).decode(), "use": "SIG",
+                   "validTo": int(x509.load_der_x509_certificate(k.cert_der).not_valid_after_utc.timestamp() * 1000)}
+                  for k in reversed(keyset.published)]
+        return {"active": {active.alg: active.kid}, "keys": listed}
 
     # --- realms --------------------------------------------------------------------------------------------
 
