@@ -219,6 +219,7 @@ def test_get_keys_lists_the_realms_signing_keys_the_active_one_first(mockidp, ht
 
     import jwt as pyjwt
     from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
 
     kc = admin(mockidp)
     before = kc.get_keys()
@@ -235,6 +236,7 @@ def test_get_keys_lists_the_realms_signing_keys_the_active_one_first(mockidp, ht
     new_token = openid(mockidp, "demo-client", "demo-client-secret").token(grant_type="client_credentials")["access_token"]
     for token, listed in ((new_token, after["keys"][0]), (old_token, after["keys"][1])):
         public = serialization.load_der_public_key(base64.b64decode(listed["publicKey"]))
+        assert isinstance(public, rsa.RSAPublicKey)
         assert pyjwt.get_unverified_header(token)["kid"] == listed["kid"]
         assert pyjwt.decode(token, public, algorithms=["RS256"], options={"verify_aud": False})["azp"] == "demo-client"
     agent = openid(mockidp, "demo-client", "demo-client-secret").token("demo-agent", "demo-agent-password")["access_token"]
