@@ -72,7 +72,7 @@ class Control:
         if "/" in name or not dataclasses.is_dataclass(getattr(self.engine.world, name, None)):
             raise ControlError(f"no world section {name!r}: settings belong to a section, e.g. opengateway", 404)
         changed = self.engine.world_change(name, lambda sec: world_edit.set_settings(sec, name, settings))
-        self._note("world settings", section=name, **(settings if isinstance(settings, dict) else {}))
+        self._note("world settings", section=name, settings=settings)  # one field: a setting's name never meets _note's
         return changed
 
     # --- faults, claims, time, journal ---------------------------------------------------------------

@@ -98,7 +98,7 @@ def _build(root: Path) -> Shipped:
     wheel = _only(root / "wheel", "*.whl")
     pins = [f"{name}=={metadata.version(name)}" for name in CLIENT_DEPS]
     _run([*pip, "--python", str(venv / "bin" / "python"), "install", "--quiet",
-          "--constraint", str(src / "constraints.txt"), str(wheel), *pins], root)
+          "--constraint", str(src / "constraints.txt"), f"{wheel}[redis]", *pins], root)  # as docs/scaling.md installs it
     return Shipped(root, wheel, sdist, _only(root / "wheel-from-sdist", "*.whl"), venv)
 
 

@@ -17,7 +17,7 @@ import httpx
 import jwt as pyjwt
 import pytest
 
-from .conftest import REPO, Shipped
+from .conftest import REPO, Shipped, free_port, wait_ready
 
 TOKEN = "/avaya/auth/realms/demo-account/protocol/openid-connect/token"
 BUILT_IN = ("default", "avaya", "fivedegrees", "lumen", "opengateway", "opengateway-sandbox")
@@ -109,3 +109,30 @@ def test_the_installed_plugin_is_the_wheel(shipped: Shipped, name: str) -> None:
     """pytest in the venv loads the plugin from the installed package (its pytest11 entry point), not a source tree."""
     where = shipped.run_python("import mockidp.pytest_plugin as p; print(p.__file__)")
     assert str(shipped.venv) in where and "site-packages" in where, where
+
+
+def test_the_wheel_serves_two_workers_over_redis_as_one(shipped: Shipped, outside: Path, redis_server: Any) -> None:
+    """`pip install 'mockidp[redis]'`, then `mockidp serve --store redis://... --workers 2`: the installed package's
+    Redis store (its change announcements included) makes a fault planned through one worker fire once, on either."""
+    state, port = outside / "state", free_port()
+    proc = subprocess.Popen([str(shipped.bin("mockidp")), "--state-dir", str(state), "serve", "--port", str(port),
+                             "--store", redis_server.url(), "--workers", "2"],
+                            cwd=outside, env=shipped.env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        wait_ready(proc)
+        time.sleep(1)  # the second worker starts after the first is ready
+        verify = ssl.create_default_context(cafile=str(state / "ca" / "ca.pem"))
+        cc = {"grant_type": "client_credentials", "client_id": "demo-client", "client_secret": "demo-client-secret"}
+        clients = [httpx.Client(base_url=f"https://127.0.0.1:{port}", verify=verify) for _ in range(8)]  # the kernel spreads them
+        try:
+            assert all(c.post(TOKEN, data=cc).status_code == 200 for c in clients)
+            planned = clients[0].post("/_mockidp/faults", json={"authority": "avaya", "endpoint": "token", "status": 503, "times": 1})
+            assert planned.status_code == 201, planned.text
+            assert sorted(c.post(TOKEN, data=cc).status_code for c in clients) == [200] * 7 + [503]
+            assert clients[-1].get("/_mockidp/faults").json() == []
+        finally:
+            for c in clients:
+                c.close()
+    finally:
+        proc.terminate()
+        proc.wait(10)

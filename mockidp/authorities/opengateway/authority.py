@@ -256,7 +256,7 @@ class OpenGateway(Authority):
         raise errors.poll_error(result, rec, app)
 
     def serving(self, loop: asyncio.AbstractEventLoop) -> None:
-        if getattr(self.services.store, "shared", False):  # several processes: one of them may stop with watchers
+        if self.services.store.shared:  # several processes: one of them may stop with watchers
             self.notifier.adopt_orphans(loop)
 
     @functools.cached_property
